@@ -1,0 +1,100 @@
+"""What every platform connector provides, and the shapes the rest of Tally sees of it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, get_args
+
+from dlt.sources import DltSource
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from tally.settings import Settings
+
+
+class Credentials(BaseModel):
+    """Base of each platform's credential schema. Secret fields are typed ``SecretStr``."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    def account_id(self) -> str:
+        """The platform account these credentials read (ad account, customer, store, property)."""
+        raise NotImplementedError
+
+    def secret_values(self) -> list[str]:
+        """Every secret value held, so logs and errors can be checked for them."""
+        return [
+            value.get_secret_value()
+            for value in (getattr(self, name) for name in type(self).model_fields)
+            if isinstance(value, SecretStr) and value.get_secret_value()
+        ]
+
+
+class ConnectionTestResult(BaseModel):
+    """What one cheap, real call to the platform says about a set of credentials."""
+
+    success: bool
+    error: str | None = None
+    account_id: str | None = None
+    display_name: str | None = None
+    currency: str | None = None
+    timezone: str | None = None
+    scopes: list[str] = Field(default_factory=list)
+    token_expires_at: datetime | None = None
+
+
+class CredentialField(BaseModel):
+    """One credential field as the product's connection form needs to know it. Never a value."""
+
+    name: str
+    type: str
+    required: bool
+    secret: bool
+    help_text: str | None = None
+
+
+TestConnection = Callable[[Any, Settings], ConnectionTestResult]
+SourceFactory = Callable[..., DltSource]
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """A platform as the registry holds it: display metadata, credential schema and behaviour.
+
+    ``source`` is called as ``source(credentials, start_date=..., end_date=..., company_id=..., settings=...)``
+    and returns a ``DltSource`` whose resources load the platform's raw tables.
+    """
+
+    id: str
+    display_name: str
+    icon: str
+    help_text: str
+    credentials_model: type[Credentials]
+    test_connection: TestConnection
+    source: SourceFactory
+    kind: str = "ads"
+    lookback_days: int = 28
+
+    def credential_fields(self) -> list[CredentialField]:
+        """The credential form, derived from the schema so it cannot drift from validation."""
+        fields = []
+        for name, info in self.credentials_model.model_fields.items():
+            types = get_args(info.annotation) or (info.annotation,)
+            fields.append(
+                CredentialField(
+                    name=name,
+                    type="object" if dict in [getattr(t, "__origin__", t) for t in types] else "string",
+                    required=info.is_required(),
+                    secret=SecretStr in types,
+                    help_text=info.description,
+                )
+            )
+        return fields
+
+
+def date_range_params(start_date: date, end_date: date) -> tuple[str, str]:
+    """ISO strings of an inclusive date range, refusing an inverted one early."""
+    if end_date < start_date:
+        raise ValueError(f"end_date {end_date} is before start_date {start_date}")
+    return start_date.isoformat(), end_date.isoformat()

@@ -1,0 +1,65 @@
+"""The platform emulator: one ASGI app serving all five platforms' real paths under one base URL.
+
+Point every ``TALLY_<PLATFORM>_BASE_URL`` at it (``Settings.point_platforms_at``). ``/_emulator/`` holds the
+control routes the real platforms do not have: faults per platform and account, a request log, a reset.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, FastAPI, Request
+
+from pipelines.emulator import ga4, google_ads, google_oauth, meta_ads, shopify, tiktok_ads
+from pipelines.emulator.faults import EmulatorState, FaultPlan
+
+control = APIRouter(prefix="/_emulator", tags=["emulator control"])
+
+
+def emulator_state(request: Request) -> EmulatorState:
+    """The state of the emulator that serves this request."""
+    return request.app.state.emulator
+
+
+@control.put("/faults/{platform}/{account_id}")
+def set_faults(platform: str, account_id: str, plan: FaultPlan, request: Request) -> FaultPlan:
+    """Switch faults on for one platform account (replaces its earlier plan)."""
+    emulator_state(request).faults[(platform, account_id)] = plan
+    return plan
+
+
+@control.delete("/faults")
+def clear_faults(request: Request) -> dict[str, bool]:
+    """Switch every fault off."""
+    emulator_state(request).faults.clear()
+    return {"ok": True}
+
+
+@control.get("/requests/{platform}/{account_id}")
+def request_count(platform: str, account_id: str, request: Request) -> dict[str, int]:
+    """How many requests an account has received, retries included."""
+    return {"requests": emulator_state(request).requests[(platform, account_id)]}
+
+
+@control.put("/today")
+def set_today(today: date, request: Request) -> dict[str, str]:
+    """Fix the emulator's clock (late attribution counts days back from it)."""
+    emulator_state(request).today = today
+    return {"today": today.isoformat()}
+
+
+@control.post("/reset")
+def reset(request: Request) -> dict[str, bool]:
+    """Forget faults, counters and the fixed clock."""
+    request.app.state.emulator = EmulatorState()
+    return {"ok": True}
+
+
+def create_emulator() -> FastAPI:
+    """A fresh emulator app with its own state."""
+    app = FastAPI(title="Tally platform emulator", docs_url="/_emulator/docs", openapi_url="/_emulator/openapi.json")
+    app.state.emulator = EmulatorState()
+    app.include_router(control)
+    for platform in (meta_ads, google_oauth, google_ads, tiktok_ads, shopify, ga4):
+        app.include_router(platform.router)
+    return app

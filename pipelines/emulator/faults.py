@@ -1,0 +1,117 @@
+"""The emulator's state: faults switched on per platform and account, token checks, and a request log.
+
+Real platforms have no such switch; tests and the demo flip them through ``/_emulator/`` routes. Every
+platform route calls ``EmulatorState.gate`` first, which applies the checks in the order a real gateway
+does (token, then throttling, then server faults), and ``EmulatorState.answer`` last, which may cut the body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Protocol
+
+from fastapi import Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+LATE_ATTRIBUTION_DAYS = 28
+
+
+class PlatformErrors(Protocol):
+    """How one platform says each kind of failure, in its own words and status codes."""
+
+    def missing_token(self) -> Response: ...
+
+    def expired_token(self) -> Response: ...
+
+    def revoked_token(self) -> Response: ...
+
+    def rate_limited(self, retry_after_seconds: int) -> Response: ...
+
+    def server_error(self) -> Response: ...
+
+
+class FaultPlan(BaseModel):
+    """Misbehaviour of one platform account. Counts are of the next requests; each use spends one."""
+
+    rate_limit: int = Field(default=0, ge=0, description="Answer the next N requests with a throttle.")
+    retry_after_seconds: int = Field(default=1, ge=0, description="Retry-After sent with a throttle.")
+    server_error: int = Field(default=0, ge=0, description="Answer the next N requests with a 500.")
+    truncate: int = Field(default=0, ge=0, description="Cut the next N successful bodies in half.")
+    delay_seconds: float = Field(default=0.0, ge=0, le=120, description="Wait this long before each answer.")
+    revoke_after: int | None = Field(default=None, ge=0, description="Revoke the token after N requests.")
+    late_attribution: bool = Field(default=False, description="Recent days gain conversions on each call.")
+    page_size: int | None = Field(default=None, ge=1, description="Serve pages of at most N rows.")
+
+
+@dataclass
+class EmulatorState:
+    """Everything the emulator remembers between requests."""
+
+    faults: dict[tuple[str, str], FaultPlan] = field(default_factory=dict)
+    requests: Counter[tuple[str, str]] = field(default_factory=Counter)
+    metric_calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    today: date | None = None
+
+    def plan(self, platform: str, account_id: str) -> FaultPlan:
+        """The fault plan of an account (a fresh, harmless one when none was set)."""
+        return self.faults.setdefault((platform, account_id), FaultPlan())
+
+    def current_date(self) -> date:
+        """The emulator's today (settable by tests that need a fixed clock)."""
+        return self.today or date.today()
+
+    async def gate(
+        self, platform: str, account_id: str, token: str | None, errors: PlatformErrors
+    ) -> Response | None:
+        """The error response this request gets before any data, or None to go on."""
+        self.requests[(platform, account_id)] += 1
+        plan = self.plan(platform, account_id)
+        if plan.delay_seconds:
+            await asyncio.sleep(plan.delay_seconds)
+        if not token:
+            return errors.missing_token()
+        if token.startswith("expired"):
+            return errors.expired_token()
+        if token.startswith("revoked"):
+            return errors.revoked_token()
+        if plan.revoke_after is not None:
+            if plan.revoke_after == 0:
+                return errors.revoked_token()
+            plan.revoke_after -= 1
+        if plan.rate_limit:
+            plan.rate_limit -= 1
+            return errors.rate_limited(plan.retry_after_seconds)
+        if plan.server_error:
+            plan.server_error -= 1
+            return errors.server_error()
+        return None
+
+    def answer(self, platform: str, account_id: str, payload: Any, status_code: int = 200) -> Response:
+        """The JSON answer, cut in half when a truncation fault is pending."""
+        response = JSONResponse(payload, status_code=status_code)
+        plan = self.plan(platform, account_id)
+        if plan.truncate and status_code == 200:
+            plan.truncate -= 1
+            body = bytes(response.body)
+            return Response(body[: len(body) // 2], media_type="application/json")
+        return response
+
+    def page_size(self, platform: str, account_id: str, default: int) -> int:
+        """Rows per page for this account: the platform's own size unless a test asked for smaller pages."""
+        return self.plan(platform, account_id).page_size or default
+
+    def count_metrics_call(self, platform: str, account_id: str) -> int:
+        """Count a metrics request; returns how many came before it (drives late attribution)."""
+        before = self.metric_calls[(platform, account_id)]
+        self.metric_calls[(platform, account_id)] += 1
+        return before
+
+    def late_conversions(self, platform: str, account_id: str, day: date, calls_before: int) -> int:
+        """Extra conversions a recent day has gained by this call, when late attribution is on."""
+        plan = self.plan(platform, account_id)
+        recent = self.current_date() - day <= timedelta(days=LATE_ATTRIBUTION_DAYS)
+        return calls_before if plan.late_attribution and recent else 0

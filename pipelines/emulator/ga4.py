@@ -1,0 +1,5 @@
+"""Placeholder until the ga4 emulator routes land."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

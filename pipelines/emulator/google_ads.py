@@ -1,0 +1,5 @@
+"""Placeholder until the google_ads emulator routes land."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

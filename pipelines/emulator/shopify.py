@@ -1,0 +1,5 @@
+"""Placeholder until the shopify emulator routes land."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,136 @@
+"""The one HTTP layer all platform clients share: dlt's REST client on dlt's retrying session.
+
+Retries (429 and 5xx, honouring ``Retry-After``; timeouts and dropped connections) are dlt's. What is ours is
+turning a final failure into a domain error that names the platform and the cause and never holds a token:
+tokens travel in headers only, and no exception text from ``requests`` (which may hold a URL) is passed on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import requests
+from dlt.sources.helpers.requests import Client
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.paginators import BasePaginator
+
+from tally.errors import (
+    PlatformAuthError,
+    PlatformError,
+    PlatformRateLimited,
+    PlatformResponseError,
+    PlatformUnavailable,
+)
+from tally.settings import Settings
+
+RetryPredicate = Callable[[requests.Response | None, BaseException | None], bool]
+ErrorReader = Callable[[requests.Response, Any], str | None]
+
+
+class PlatformHTTP:
+    """Makes REST clients for one platform and raises that platform's errors as domain errors.
+
+    ``read_error(response, body)`` returns the platform's own error message for a failed response (or for
+    a 200 that carries an error, as TikTok's do), or None when the response is fine. ``is_auth_error``
+    says whether such a response means the credentials are bad.
+    """
+
+    def __init__(
+        self,
+        platform: str,
+        display_name: str,
+        settings: Settings,
+        read_error: ErrorReader,
+        is_auth_error: Callable[[requests.Response, Any], bool],
+        retry_condition: RetryPredicate | None = None,
+    ) -> None:
+        self.platform = platform
+        self.display_name = display_name
+        self.settings = settings
+        self._read_error = read_error
+        self._is_auth_error = is_auth_error
+        self._retrying = Client(
+            raise_for_status=False,
+            request_timeout=settings.http_timeout_seconds,
+            request_max_attempts=settings.http_max_attempts,
+            request_backoff_factor=settings.http_backoff_factor,
+            request_max_retry_delay=settings.http_max_retry_delay_seconds,
+            respect_retry_after_header=True,
+            retry_condition=retry_condition,
+        )
+
+    def client(
+        self,
+        base_url: str,
+        headers: dict[str, str] | None = None,
+        paginator: BasePaginator | None = None,
+        data_selector: str | None = None,
+    ) -> RESTClient:
+        """A dlt REST client for this platform on the shared retrying session."""
+        return RESTClient(
+            base_url=base_url,
+            headers=headers,
+            paginator=paginator,
+            data_selector=data_selector,
+            session=self._retrying.session,
+        )
+
+    @property
+    def hooks(self) -> dict[str, list[Callable[..., None]]]:
+        """Response hooks for ``paginate``/``get``/``post`` that raise domain errors."""
+        return {"response": [self.check]}
+
+    def error(self, kind: type[PlatformError], reason: str) -> PlatformError:
+        """A domain error of this platform."""
+        return kind(self.platform, self.display_name, reason)
+
+    def check(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Raise the domain error a final response stands for; return quietly when it is fine."""
+        body = _json_or_none(response)
+        reason = self._read_error(response, body)
+        if reason is None and response.ok:
+            return
+        reason = reason or f"HTTP {response.status_code}"
+        if self._is_auth_error(response, body):
+            raise self.error(PlatformAuthError, reason)
+        if response.status_code == 429:
+            raise self.error(PlatformRateLimited, f"rate limited after retries: {reason}")
+        if response.status_code >= 500:
+            raise self.error(PlatformUnavailable, f"server error after retries: {reason}")
+        raise self.error(PlatformError, reason)
+
+    def get_json(self, client: RESTClient, path: str, **kwargs: Any) -> Any:
+        """One GET whose body is JSON, with errors translated."""
+        with self.translate_errors():
+            return client.get(path, hooks=self.hooks, **kwargs).json()
+
+    def post_json(self, client: RESTClient, path: str, **kwargs: Any) -> Any:
+        """One POST whose answer is JSON, with errors translated."""
+        with self.translate_errors():
+            return client.post(path, hooks=self.hooks, **kwargs).json()
+
+    @contextmanager
+    def translate_errors(self) -> Iterator[None]:
+        """Turn transport and parsing failures into this platform's domain errors, without their text."""
+        try:
+            yield
+        except PlatformError:
+            raise
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise self.error(
+                PlatformUnavailable,
+                f"could not reach the API after {self.settings.http_max_attempts} attempts "
+                f"({type(exc).__name__})",
+            ) from None
+        except (json.JSONDecodeError, requests.JSONDecodeError):
+            raise self.error(PlatformResponseError, "the API answered with invalid JSON") from None
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -1,0 +1,51 @@
+"""Where a platform source is loaded: one dlt pipeline per (platform, company), one raw dataset per platform.
+
+Each (platform, company) has its own pipeline name and a working folder under ``TALLY_DATA_DIR``, so two
+runs never share dlt state (DESIGN.md section 4). Raw tables land in ``raw_<platform>``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import dlt
+from dlt.common.destination import Destination
+
+from tally.settings import Settings
+
+# What a raw metrics table merges on: a load replaces every row of the (company, day)s it brings.
+DAILY_SLICE_KEY = ("company_id", "date")
+SAFE_NAME = re.compile(r"[^a-z0-9_]+")
+
+
+def raw_dataset(platform: str) -> str:
+    """The warehouse schema (dataset) that holds a platform's raw tables."""
+    return f"raw_{platform}"
+
+
+def pipeline_name(platform: str, company_id: str) -> str:
+    """A dlt pipeline name unique to one platform and company, safe as a folder name."""
+    return SAFE_NAME.sub("_", f"{platform}__{company_id}".lower())
+
+
+def warehouse_destination(settings: Settings) -> Destination:
+    """The warehouse as a dlt destination: PostgreSQL when configured, else the DuckDB file."""
+    if settings.warehouse_url:
+        return dlt.destinations.postgres(settings.warehouse_url)
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    return dlt.destinations.duckdb(str(settings.duckdb_path))
+
+
+def platform_pipeline(
+    platform: str, company_id: str, settings: Settings, working_dir: Path | None = None
+) -> dlt.Pipeline:
+    """The dlt pipeline that loads one company's data from one platform into the warehouse."""
+    pipelines_dir = working_dir or settings.data_dir / "dlt"
+    pipelines_dir.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=pipeline_name(platform, company_id),
+        pipelines_dir=str(pipelines_dir.resolve()),
+        destination=warehouse_destination(settings),
+        dataset_name=raw_dataset(platform),
+    )

@@ -1,0 +1,35 @@
+"""The platforms Tally connects to: the one place that lists them, served by ``GET /api/clients/platforms``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from pipelines import ga4, google_ads, meta_ads, shopify, tiktok_ads
+from pipelines.base import Credentials, PlatformSpec
+from tally.errors import InvalidCredentials, InvalidPlatform
+
+PLATFORMS: dict[str, PlatformSpec] = {
+    spec.id: spec for spec in (meta_ads.SPEC, google_ads.SPEC, tiktok_ads.SPEC, shopify.SPEC, ga4.SPEC)
+}
+
+
+def get_platform(platform_id: str) -> PlatformSpec:
+    """The platform with this id, or ``InvalidPlatform`` naming the ones that exist."""
+    try:
+        return PLATFORMS[platform_id]
+    except KeyError:
+        raise InvalidPlatform(f"Invalid platform: expected one of {', '.join(PLATFORMS)}") from None
+
+
+def parse_credentials(spec: PlatformSpec, raw: Any) -> Credentials:
+    """Validate raw credentials against the platform's schema; the error names fields, never values."""
+    try:
+        return spec.credentials_model.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            field = ".".join(str(part) for part in error["loc"]) or "credentials"
+            problems.append(f"{field}: {error['msg']}")
+        raise InvalidCredentials(f"Invalid credentials for {spec.display_name}: {'; '.join(problems)}") from None

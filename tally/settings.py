@@ -1,0 +1,98 @@
+"""Tally's one settings class: every part of the system reads its configuration from here.
+
+Values come from the environment (prefix ``TALLY_``) or a ``.env`` file. Secrets are ``SecretStr`` with no
+empty default, so a missing key is ``None`` and the code that needs it refuses to start with a message that
+names the setting.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration shared by the API, the Dagster code location, the emulator and the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="TALLY_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".tally"), description="Where local state lives: SQLite, DuckDB, dlt.")
+    app_database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the app database; default SQLite in the data dir."
+    )
+    warehouse_url: str | None = Field(
+        default=None, description="PostgreSQL URL of the warehouse; default a DuckDB file in the data dir."
+    )
+    encryption_keys: SecretStr | None = Field(
+        default=None, description="Comma-separated Fernet keys; the first encrypts, all decrypt."
+    )
+    jwt_secret: SecretStr | None = Field(default=None, description="HS256 secret that signs API tokens.")
+    jwt_public_key: str | None = Field(default=None, description="PEM public key for RS256 tokens.")
+    jwt_algorithms: list[str] = Field(default=["HS256"], description="Accepted JWT algorithms.")
+    demo: bool = Field(default=False, description="Demo mode: missing keys are generated under the data dir.")
+
+    meta_ads_base_url: str = "https://graph.facebook.com"
+    meta_ads_api_version: str = "v23.0"
+    meta_ads_conversion_action_type: str = Field(
+        default="purchase", description="The one Meta action type counted as a conversion."
+    )
+    google_ads_base_url: str = "https://googleads.googleapis.com"
+    google_ads_api_version: str = "v21"
+    google_oauth_base_url: str = Field(
+        default="https://oauth2.googleapis.com", description="Google's OAuth token endpoint host."
+    )
+    tiktok_ads_base_url: str = "https://business-api.tiktok.com"
+    tiktok_ads_api_version: str = "v1.3"
+    tiktok_ads_conversion_metric: str = Field(
+        default="complete_payment", description="TikTok metric counted as conversions."
+    )
+    shopify_base_url: str = Field(
+        default="https://{shop}.myshopify.com",
+        description="Template of a store's Admin API host; {shop} is the store's myshopify handle.",
+    )
+    shopify_api_version: str = "2025-10"
+    ga4_base_url: str = "https://analyticsdata.googleapis.com"
+    ga4_admin_base_url: str = "https://analyticsadmin.googleapis.com"
+
+    http_timeout_seconds: float = Field(default=30.0, description="Timeout of one platform request.")
+    http_max_attempts: int = Field(default=5, description="Attempts per platform request (429, 5xx).")
+    http_backoff_factor: float = Field(default=1.0, description="Exponential backoff multiplier.")
+    http_max_retry_delay_seconds: float = Field(default=60.0, description="Longest wait between attempts.")
+
+    history_start: date = Field(default=date(2024, 1, 1), description="First day of the daily partitions.")
+
+    @field_validator("shopify_base_url")
+    @classmethod
+    def _shop_placeholder(cls, value: str) -> str:
+        if "{shop}" not in value:
+            raise ValueError("TALLY_SHOPIFY_BASE_URL must contain the placeholder {shop}")
+        return value.rstrip("/")
+
+    @cached_property
+    def resolved_app_database_url(self) -> str:
+        """The app database URL, defaulting to SQLite in the data dir."""
+        return self.app_database_url or f"sqlite:///{(self.data_dir / 'app.db').resolve()}"
+
+    @cached_property
+    def duckdb_path(self) -> Path:
+        """The DuckDB warehouse file used when no PostgreSQL warehouse is configured."""
+        return (self.data_dir / "warehouse.duckdb").resolve()
+
+    def point_platforms_at(self, base_url: str) -> Settings:
+        """A copy of these settings whose platform clients all talk to one host (the emulator)."""
+        base = base_url.rstrip("/")
+        return self.model_copy(
+            update={
+                "meta_ads_base_url": base,
+                "google_ads_base_url": base,
+                "google_oauth_base_url": base,
+                "tiktok_ads_base_url": base,
+                "shopify_base_url": f"{base}/shopify/{{shop}}",
+                "ga4_base_url": base,
+                "ga4_admin_base_url": base,
+            }
+        )

@@ -22,6 +22,13 @@ class Credentials(BaseModel):
         """The platform account these credentials read (ad account, customer, store, property)."""
         raise NotImplementedError
 
+    def plain(self) -> dict[str, Any]:
+        """Every field with secrets revealed: only for encrypting into the vault, never for output."""
+        return {
+            name: value.get_secret_value() if isinstance(value, SecretStr) else value
+            for name, value in ((name, getattr(self, name)) for name in type(self).model_fields)
+        }
+
     def secret_values(self) -> list[str]:
         """Every secret value held, so logs and errors can be checked for them."""
         return [

@@ -7,8 +7,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipelines import ga4, google_ads, meta_ads, shopify, tiktok_ads
-from pipelines.base import Credentials, PlatformSpec
-from tally.errors import InvalidCredentials, InvalidPlatform
+from pipelines.base import ConnectionTestResult, Credentials, PlatformSpec
+from tally.errors import InvalidCredentials, InvalidPlatform, PlatformError
+from tally.settings import Settings
 
 PLATFORMS: dict[str, PlatformSpec] = {
     spec.id: spec for spec in (meta_ads.SPEC, google_ads.SPEC, tiktok_ads.SPEC, shopify.SPEC, ga4.SPEC)
@@ -33,3 +34,11 @@ def parse_credentials(spec: PlatformSpec, raw: Any) -> Credentials:
             field = ".".join(str(part) for part in error["loc"]) or "credentials"
             problems.append(f"{field}: {error['msg']}")
         raise InvalidCredentials(f"Invalid credentials for {spec.display_name}: {'; '.join(problems)}") from None
+
+
+def check_connection(spec: PlatformSpec, credentials: Credentials, settings: Settings) -> ConnectionTestResult:
+    """Run the platform's connection test; a platform failure it did not turn into a result becomes one."""
+    try:
+        return spec.test_connection(credentials, settings)
+    except PlatformError as exc:
+        return ConnectionTestResult(success=False, error=exc.message)

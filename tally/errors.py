@@ -85,3 +85,21 @@ class ConfigurationError(TallyError):
     """A required setting is missing or invalid; the message names the setting."""
 
     status_code = 503
+
+
+class AuthenticationFailed(TallyError):
+    """No token, or one that is malformed, badly signed or expired."""
+
+    status_code = 401
+
+
+class PermissionDenied(TallyError):
+    """The token is valid but lacks the permission the route needs."""
+
+    status_code = 403
+
+
+class InvalidRequest(TallyError):
+    """A request whose values are outside what the route accepts; the message names the allowed values."""
+
+    status_code = 400

@@ -7,6 +7,10 @@ names the setting.
 
 from __future__ import annotations
 
+import base64
+import os
+import secrets
+from collections.abc import Callable
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -64,6 +68,10 @@ class Settings(BaseSettings):
     http_max_retry_delay_seconds: float = Field(default=60.0, description="Longest wait between attempts.")
 
     history_start: date = Field(default=date(2024, 1, 1), description="First day of the daily partitions.")
+    lookback_days: dict[str, int] = Field(
+        default={"meta_ads": 28, "google_ads": 30, "tiktok_ads": 28, "shopify": 7, "ga4": 3},
+        description="Days a sync re-pulls per platform, ending yesterday in the account's time zone.",
+    )
 
     @field_validator("shopify_base_url")
     @classmethod
@@ -82,6 +90,24 @@ class Settings(BaseSettings):
         """The DuckDB warehouse file used when no PostgreSQL warehouse is configured."""
         return (self.data_dir / "warehouse.duckdb").resolve()
 
+    def with_demo_secrets(self) -> Settings:
+        """In demo mode, fill a missing encryption key and token secret from files under the data dir.
+
+        The files are made on first use with mode 0600, so a demo keeps its keys between runs. Outside demo
+        mode this returns the settings unchanged, and a missing key stays an error where it is needed.
+        """
+        if not self.demo:
+            return self
+        update: dict[str, SecretStr] = {}
+        if not self.encryption_keys:
+            key = _local_secret(self.data_dir / "encryption.key", lambda: base64.urlsafe_b64encode(os.urandom(32)))
+            update["encryption_keys"] = SecretStr(key)
+        if not self.jwt_secret:
+            update["jwt_secret"] = SecretStr(
+                _local_secret(self.data_dir / "jwt.secret", lambda: secrets.token_urlsafe(48).encode())
+            )
+        return self.model_copy(update=update)
+
     def point_platforms_at(self, base_url: str) -> Settings:
         """A copy of these settings whose platform clients all talk to one host (the emulator)."""
         base = base_url.rstrip("/")
@@ -96,3 +122,13 @@ class Settings(BaseSettings):
                 "ga4_admin_base_url": base,
             }
         )
+
+
+def _local_secret(path: Path, make: Callable[[], bytes]) -> str:
+    """Read a secret file, creating it readable by its owner only when it does not exist yet."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(make())
+    return path.read_text().strip()

@@ -1,0 +1,72 @@
+"""FastAPI dependencies: settings, the app database, the vault, the caller and their reach."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth import Principal, TokenVerifier
+from tally.errors import AuthenticationFailed, NotFound, PermissionDenied
+from tally.settings import Settings
+from warehouse.vault import CredentialVault
+
+COMPANY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+bearer = HTTPBearer(auto_error=False, description="JWT with sub, permissions, companies and exp")
+
+
+def get_settings(request: Request) -> Settings:
+    """The settings the app was created with."""
+    return request.app.state.settings
+
+
+def get_vault(request: Request) -> CredentialVault:
+    """The credential vault the app was created with."""
+    return request.app.state.vault
+
+
+def get_db(request: Request) -> Iterator[sa.Connection]:
+    """One app-database transaction per request: committed on success, rolled back on any error."""
+    with request.app.state.engine.begin() as db:
+        yield db
+
+
+def get_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """The verified caller; 401 without a valid bearer token."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationFailed("Not authenticated")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return verifier.verify(credentials.credentials)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+VaultDep = Annotated[CredentialVault, Depends(get_vault)]
+Db = Annotated[sa.Connection, Depends(get_db)]
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def company_access(permission: str) -> Callable[[Principal, str], str]:
+    """A dependency that yields the path's company id once the caller may act on it with ``permission``.
+
+    Order matters: 401 (no valid token) before 403 (missing permission) before 404 (company out of reach,
+    answered as not found so its existence is not revealed).
+    """
+
+    def dependency(principal: CurrentPrincipal, company_id: Annotated[str, Path(alias="companyId")]) -> str:
+        if permission not in principal.permissions:
+            raise PermissionDenied(f"Missing permission: {permission}")
+        if not COMPANY_ID.match(company_id) or not principal.can_reach(company_id):
+            raise NotFound("Company not found")
+        return company_id
+
+    return dependency
+
+
+ViewCompany = Annotated[str, Depends(company_access("clients:view"))]
+UpdateCompany = Annotated[str, Depends(company_access("clients:update"))]

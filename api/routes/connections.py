@@ -1,0 +1,164 @@
+"""Client connections: list, create (tested and encrypted), rename, disconnect and health-check."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import CurrentPrincipal, Db, SettingsDep, UpdateCompany, VaultDep, ViewCompany
+from pipelines.registry import check_connection, get_platform, parse_credentials
+from tally.errors import ConnectionTestFailed
+from warehouse import connections as store
+
+router = APIRouter(prefix="/api/clients/{companyId}/connections", tags=["connections"])
+
+ConnectionId = Annotated[str, Path(alias="id", max_length=64, description="Connection id")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, malformed, badly signed or expired token"},
+    403: {"description": "The token lacks the route's permission"},
+    404: {"description": "Company or connection not found"},
+}
+
+
+class ConnectionOut(BaseModel):
+    """A connection as the product sees it; credentials are never part of it."""
+
+    id: str
+    company_id: str
+    platform: str
+    status: Literal["active", "error", "disconnected"]
+    source: str
+    connected_by_user_id: str | None
+    connected_at: datetime | None
+    last_synced_at: datetime | None
+    last_sync_error: str | None
+    store_url: str | None
+    account_id: str | None
+    display_name: str | None
+    scopes: list[str]
+    token_expires_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConnectionsOut(BaseModel):
+    connections: list[ConnectionOut]
+
+
+class ConnectionCreated(BaseModel):
+    connection: ConnectionOut
+
+
+class ConnectionCreate(BaseModel):
+    """A new connection: the platform, its credentials (checked against the platform's schema) and a name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    platform: str = Field(max_length=64, description="meta_ads, google_ads, tiktok_ads, shopify or ga4")
+    credentials: dict[str, Any] = Field(description="Platform-specific credentials; see GET /platforms")
+    display_name: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class ConnectionRename(BaseModel):
+    """The only field a connection's owner may change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(min_length=1, max_length=255)
+
+
+class Ok(BaseModel):
+    ok: Literal[True] = True
+
+
+class ConnectionTestOut(BaseModel):
+    success: bool
+    error: str | None = None
+    account_id: str | None = None
+    display_name: str | None = None
+
+
+@router.get("", response_model=ConnectionsOut, responses=ERRORS)
+def list_connections(company_id: ViewCompany, db: Db) -> ConnectionsOut:
+    """Every connection of the company, credentials never included."""
+    return ConnectionsOut(connections=store.list_connections(db, company_id))
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ConnectionCreated,
+    responses={
+        **ERRORS,
+        400: {"description": "Invalid platform or connection test failed"},
+        409: {"description": "Platform is already connected"},
+    },
+)
+def create_connection(
+    company_id: UpdateCompany,
+    body: ConnectionCreate,
+    principal: CurrentPrincipal,
+    settings: SettingsDep,
+    vault: VaultDep,
+    db: Db,
+) -> ConnectionCreated:
+    """Test the credentials against the platform, then store them encrypted as an active connection."""
+    spec = get_platform(body.platform)
+    credentials = parse_credentials(spec, body.credentials)
+    result = check_connection(spec, credentials, settings)
+    if not result.success:
+        raise ConnectionTestFailed(f"Connection test failed: {result.error}")
+    row = store.insert_connection(
+        db,
+        store.NewConnection(
+            company_id=company_id,
+            platform=spec.id,
+            source="manual",
+            connected_by_user_id=principal.sub,
+            account_id=result.account_id or credentials.account_id(),
+            display_name=body.display_name or result.display_name,
+            store_url=getattr(credentials, "store_url", None),
+            currency=result.currency,
+            timezone=result.timezone,
+            scopes=result.scopes,
+            token_expires_at=result.token_expires_at,
+            credentials_encrypted=vault.encrypt(credentials.plain()),
+        ),
+    )
+    return ConnectionCreated(connection=ConnectionOut.model_validate(row))
+
+
+@router.patch("/{id}", response_model=Ok, responses=ERRORS)
+def rename_connection(company_id: UpdateCompany, connection_id: ConnectionId, body: ConnectionRename, db: Db) -> Ok:
+    """Change the connection's display name."""
+    store.rename_connection(db, company_id, connection_id, body.display_name)
+    return Ok()
+
+
+@router.delete("/{id}", response_model=Ok, responses=ERRORS)
+def disconnect_connection(company_id: UpdateCompany, connection_id: ConnectionId, db: Db) -> Ok:
+    """Soft-disconnect: the connection stays listed as disconnected and its credentials are erased."""
+    store.disconnect_connection(db, company_id, connection_id)
+    return Ok()
+
+
+@router.post(
+    "/{id}/test",
+    response_model=ConnectionTestOut,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+)
+def test_connection(
+    company_id: UpdateCompany, connection_id: ConnectionId, settings: SettingsDep, vault: VaultDep, db: Db
+) -> ConnectionTestOut:
+    """Decrypt the stored credentials and run the platform's health check; a failure is recorded."""
+    platform, encrypted = store.connected_credentials(db, company_id, connection_id)
+    spec = get_platform(platform)
+    result = check_connection(spec, spec.credentials_model.model_validate(vault.decrypt(encrypted)), settings)
+    store.record_test_result(db, company_id, connection_id, None if result.success else result.error)
+    return ConnectionTestOut(
+        success=result.success, error=result.error, account_id=result.account_id, display_name=result.display_name
+    )

@@ -1,0 +1,114 @@
+"""Sync and backfill: written to the run_requests outbox and answered 202; Dagster picks them up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Body
+from pydantic import BaseModel
+
+from api.deps import CurrentPrincipal, Db, UpdateCompany, ViewCompany
+from tally.errors import InvalidRequest
+from warehouse import run_requests as outbox
+
+router = APIRouter(prefix="/api/clients/{companyId}/connections", tags=["sync and backfill"])
+
+AD_PLATFORMS = ("meta_ads", "google_ads", "tiktok_ads")
+BACKFILL_DAYS = (30, 60, 90)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, malformed, badly signed or expired token"},
+    403: {"description": "The token lacks the route's permission"},
+    404: {"description": "Company not found"},
+}
+
+
+class Message(BaseModel):
+    message: str
+
+
+class PlatformProgress(BaseModel):
+    status: str
+    partitions_done: int
+    partitions_total: int
+    error: str | None = None
+
+
+class BackfillState(BaseModel):
+    """The latest backfill of a company, for a progress bar."""
+
+    id: str
+    status: str
+    days: int | None
+    platforms: list[str]
+    progress: dict[str, PlatformProgress]
+    partitions_done: int
+    partitions_total: int
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class BackfillStateOut(BaseModel):
+    backfill: BackfillState | None
+
+
+@router.post(
+    "/sync",
+    status_code=202,
+    response_model=Message,
+    responses={**ERRORS, 400: {"description": "The company has no active connection"}},
+)
+def request_sync(company_id: UpdateCompany, principal: CurrentPrincipal, db: Db) -> Message:
+    """Queue a sync of every connected platform over its lookback window."""
+    platforms = outbox.connected_platforms(db, company_id)
+    if not platforms:
+        raise InvalidRequest("The company has no active connection to sync")
+    outbox.create_request(db, company_id, "sync", platforms, principal.sub)
+    return Message(message="Sync started")
+
+
+@router.post(
+    "/backfill",
+    status_code=202,
+    response_model=Message,
+    responses={
+        **ERRORS,
+        400: {"description": "Invalid days value, or no ad platform connected"},
+        409: {"description": "A backfill is already in progress"},
+    },
+)
+def request_backfill(
+    company_id: UpdateCompany,
+    principal: CurrentPrincipal,
+    db: Db,
+    body: dict[str, Any] = Body(examples=[{"days": 90}]),  # noqa: B008
+) -> Message:
+    """Queue a 30, 60 or 90-day backfill of the company's connected ad platforms."""
+    days = body.get("days")
+    if type(days) is not int or days not in BACKFILL_DAYS:
+        raise InvalidRequest("days must be one of 30, 60 or 90")
+    platforms = [p for p in outbox.connected_platforms(db, company_id) if p in AD_PLATFORMS]
+    if not platforms:
+        raise InvalidRequest("The company has no active ad platform connection (meta_ads, google_ads, tiktok_ads)")
+    outbox.create_request(db, company_id, "backfill", platforms, principal.sub, days=days)
+    return Message(message=f"Backfill started for {days} days")
+
+
+@router.get("/backfill", response_model=BackfillStateOut, responses=ERRORS)
+def backfill_state(company_id: ViewCompany, db: Db) -> BackfillStateOut:
+    """The latest backfill's state and progress per platform (null when there has been none)."""
+    row = outbox.latest_backfill(db, company_id)
+    if row is None:
+        return BackfillStateOut(backfill=None)
+    progress = {p: PlatformProgress(**v) for p, v in (row["progress"] or {}).items()}
+    return BackfillStateOut(
+        backfill=BackfillState(
+            id=row["id"], status=row["status"], days=row["days"], platforms=row["platforms"], progress=progress,
+            partitions_done=sum(p.partitions_done for p in progress.values()),
+            partitions_total=sum(p.partitions_total for p in progress.values()),
+            error=row["error"], created_at=row["created_at"], started_at=row["started_at"],
+            finished_at=row["finished_at"],
+        )
+    )

@@ -1,0 +1,1 @@
+"""Tally's Dagster code location (``workspace.yaml`` loads ``orchestration.definitions``)."""

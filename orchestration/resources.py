@@ -1,0 +1,52 @@
+"""Dagster resources: Tally's settings, app database and vault, chosen by configuration, never holding secrets.
+
+Secrets (encryption keys) are read from the environment by ``Settings`` inside the run; the resource's own fields
+are only locations (data dir, database URLs, a platform host), so nothing secret is ever in run config.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import dagster as dg
+import sqlalchemy as sa
+from pydantic import PrivateAttr
+
+from tally.settings import Settings
+from warehouse.app_database import create_app_engine
+from warehouse.vault import CredentialVault
+
+
+class TallyResource(dg.ConfigurableResource):
+    """Settings, app database and credential vault for assets, sensors and schedules."""
+
+    data_dir: str | None = None
+    app_database_url: str | None = None
+    warehouse_url: str | None = None
+    platform_base_url: str | None = None
+    _engine: sa.Engine | None = PrivateAttr(default=None)
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The environment's settings with this resource's locations on top."""
+        overrides = {
+            key: value
+            for key, value in {
+                "data_dir": self.data_dir,
+                "app_database_url": self.app_database_url,
+                "warehouse_url": self.warehouse_url,
+            }.items()
+            if value is not None
+        }
+        settings = Settings(**overrides).with_demo_secrets()
+        return settings.point_platforms_at(self.platform_base_url) if self.platform_base_url else settings
+
+    def app_engine(self) -> sa.Engine:
+        """One engine per resource instance, on the app database."""
+        if self._engine is None:
+            self._engine = create_app_engine(self.settings.resolved_app_database_url)
+        return self._engine
+
+    def vault(self) -> CredentialVault:
+        """The credential vault of the environment's keys."""
+        return CredentialVault.from_settings(self.settings)

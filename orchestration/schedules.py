@@ -1,0 +1,42 @@
+"""The daily refresh: a sync request for every company with connections, through the same outbox as the API.
+
+The schedule runs a small job that writes the requests; the run_requests sensor then launches each over every
+platform's lookback window ending yesterday in the account's time zone, so late-attributed conversions are
+restated. Going through the outbox keeps one path (and one record) for every load, whoever asked for it.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.resources import TallyResource
+from warehouse import connections as store
+from warehouse import run_requests as outbox
+
+SCHEDULE_USER = "schedule:daily_refresh"
+
+
+@dg.op(description="Write one sync request per company with active connections.")
+def queue_daily_syncs(context: dg.OpExecutionContext, tally: TallyResource) -> int:
+    """Queue the lookback syncs; returns how many companies were queued."""
+    with tally.app_engine().begin() as db:
+        companies = store.companies_with_connections(db)
+        for company_id in companies:
+            outbox.create_request(db, company_id, "sync", outbox.connected_platforms(db, company_id), SCHEDULE_USER)
+    context.log.info(f"queued lookback syncs for {len(companies)} companies")
+    return len(companies)
+
+
+@dg.job(description="Queue a lookback sync of every active connection (launched by run_requests_sensor).")
+def daily_refresh_job() -> None:
+    queue_daily_syncs()
+
+
+daily_refresh_schedule = dg.ScheduleDefinition(
+    name="daily_refresh_schedule",
+    job=daily_refresh_job,
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every morning at 06:00 UTC, queue a lookback sync of every active connection.",
+)

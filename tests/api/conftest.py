@@ -1,0 +1,119 @@
+"""The API on a real loopback port, over a migrated app database (SQLite and PostgreSQL), with token makers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+import sqlalchemy as sa
+from pydantic import SecretStr
+
+from api.main import create_app
+from tally.background_server import serve_in_thread
+from tally.settings import Settings
+from tests.databases import temporary_postgres_database
+from warehouse.app_database import create_app_engine, upgrade
+from warehouse.vault import generate_key
+
+JWT_SECRET = "test-secret-for-tally-api-tests-0123456789"
+COMPANY = "acme"
+OTHER_COMPANY = "globex"
+BOTH = ["clients:view", "clients:update"]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_kind(request: pytest.FixtureRequest) -> str:
+    """Every API test runs against SQLite and PostgreSQL."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def postgres_app_url(database_kind: str) -> Iterator[str | None]:
+    """One migrated PostgreSQL app database for the session (tables emptied between tests)."""
+    if database_kind != "postgres":
+        yield None
+        return
+    with temporary_postgres_database("tally_api") as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture()
+def app_database_url(database_kind: str, postgres_app_url: str | None, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty app database."""
+    if database_kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+        upgrade(url)
+        yield url
+        return
+    assert postgres_app_url is not None
+    engine = sa.create_engine(postgres_app_url)
+    with engine.begin() as db:
+        db.execute(sa.text("TRUNCATE connections, run_requests"))
+    engine.dispose()
+    yield postgres_app_url
+
+
+@pytest.fixture()
+def api_settings(settings: Settings, app_database_url: str) -> Settings:
+    """Settings of the API under test: emulator platforms, a real app database, real keys."""
+    return settings.model_copy(
+        update={
+            "app_database_url": app_database_url,
+            "encryption_keys": SecretStr(generate_key()),
+            "jwt_secret": SecretStr(JWT_SECRET),
+        }
+    )
+
+
+@pytest.fixture()
+def app_engine(api_settings: Settings) -> Iterator[sa.Engine]:
+    """An engine on the API's app database, for reading what the API stored."""
+    engine = create_app_engine(api_settings.resolved_app_database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture()
+def api_url(api_settings: Settings, app_engine: sa.Engine) -> Iterator[str]:
+    """Base URL of the API served by uvicorn on a free loopback port."""
+    with serve_in_thread(create_app(api_settings, engine=app_engine)) as url:
+        yield url
+
+
+TokenMaker = Callable[..., str]
+
+
+@pytest.fixture()
+def make_token() -> TokenMaker:
+    """Sign a token; defaults give both permissions on COMPANY for an hour."""
+
+    def make(
+        permissions: list[str] | None = None,
+        companies: list[str] | None = None,
+        sub: str = "user-1",
+        expires_in: timedelta = timedelta(hours=1),
+        secret: str = JWT_SECRET,
+    ) -> str:
+        claims = {
+            "sub": sub,
+            "permissions": BOTH if permissions is None else permissions,
+            "companies": [COMPANY] if companies is None else companies,
+            "exp": datetime.now(UTC) + expires_in,
+        }
+        return jwt.encode(claims, secret, algorithm="HS256")
+
+    return make
+
+
+@pytest.fixture()
+def client(api_url: str, make_token: TokenMaker) -> Iterator[httpx.Client]:
+    """An HTTP client of the API authenticated for COMPANY with both permissions."""
+    with httpx.Client(
+        base_url=api_url, headers={"Authorization": f"Bearer {make_token()}"}, timeout=60
+    ) as http:
+        yield http

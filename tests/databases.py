@@ -1,0 +1,50 @@
+"""Real databases for tests: a fresh SQLite file, or a PostgreSQL database created here and dropped after."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import sqlalchemy as sa
+
+POSTGRES_SERVER_URL = os.environ.get("TALLY_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+
+
+def postgres_available() -> bool:
+    """Whether the PostgreSQL server answers; with REQUIRE_POSTGRES=1 a silent server fails the test run."""
+    try:
+        engine = sa.create_engine(POSTGRES_SERVER_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except sa.exc.OperationalError:
+        return False
+
+
+def require_postgres() -> None:
+    """Skip (or, when REQUIRE_POSTGRES is set, fail) a test that needs PostgreSQL and cannot have it."""
+    if postgres_available():
+        return
+    if os.environ.get("REQUIRE_POSTGRES"):
+        pytest.fail(f"REQUIRE_POSTGRES is set but PostgreSQL does not answer at {POSTGRES_SERVER_URL}")
+    pytest.skip("PostgreSQL does not answer at 127.0.0.1:5432 (set REQUIRE_POSTGRES=1 to make this a failure)")
+
+
+@contextmanager
+def temporary_postgres_database(prefix: str = "tally_test") -> Iterator[str]:
+    """Create an empty PostgreSQL database, yield its URL, and drop it afterwards."""
+    require_postgres()
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.engine.make_url(POSTGRES_SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

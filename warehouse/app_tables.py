@@ -1,0 +1,74 @@
+"""The app database's tables (SQLAlchemy Core). Alembic migrations in ``warehouse/migrations`` create them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+ACTIVE_STATUSES = ("active", "error")
+
+connections = sa.Table(
+    "connections",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(64), nullable=False, index=True),
+    sa.Column("platform", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("connected_by_user_id", sa.String(255), nullable=True),
+    sa.Column("connected_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_synced_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_sync_error", sa.Text, nullable=True),
+    sa.Column("store_url", sa.String(255), nullable=True),
+    sa.Column("account_id", sa.String(255), nullable=True),
+    sa.Column("display_name", sa.String(255), nullable=True),
+    sa.Column("currency", sa.String(8), nullable=True),
+    sa.Column("timezone", sa.String(64), nullable=True),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("token_expires_at", sa.DateTime(timezone=True), nullable=True),
+    # Fernet token of the credentials object; NULL once the connection is disconnected.
+    sa.Column("credentials_encrypted", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # One connected (active or failing) connection per company and platform; disconnected ones stay as history.
+    sa.Index(
+        "uq_connections_company_platform_connected",
+        "company_id",
+        "platform",
+        unique=True,
+        sqlite_where=sa.text("status != 'disconnected'"),
+        postgresql_where=sa.text("status != 'disconnected'"),
+    ),
+)
+
+ACTIVE_BACKFILL = "kind = 'backfill' AND status IN ('pending', 'running')"
+
+run_requests = sa.Table(
+    "run_requests",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(64), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("days", sa.Integer, nullable=True),
+    sa.Column("platforms", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("requested_by", sa.String(255), nullable=True),
+    # Dagster backfill ids, one per platform, set when the sensor launches the request.
+    sa.Column("dagster_backfill_ids", sa.JSON, nullable=False),
+    # {platform: {"status": ..., "partitions_done": n, "partitions_total": n, "error": ...}}
+    sa.Column("progress", sa.JSON, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    # One backfill at a time per company: the database, not a check-then-insert, keeps it so.
+    sa.Index(
+        "uq_run_requests_one_active_backfill",
+        "company_id",
+        unique=True,
+        sqlite_where=sa.text(ACTIVE_BACKFILL),
+        postgresql_where=sa.text(ACTIVE_BACKFILL),
+    ),
+)

@@ -1,0 +1,182 @@
+"""Queries on platform connections. Every read is scoped by company; credentials leave only as ciphertext."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from tally.errors import ConnectionNotFound, PlatformAlreadyConnected
+from warehouse.app_tables import ACTIVE_STATUSES, connections
+
+PUBLIC_COLUMNS = [
+    connections.c.id,
+    connections.c.company_id,
+    connections.c.platform,
+    connections.c.status,
+    connections.c.source,
+    connections.c.connected_by_user_id,
+    connections.c.connected_at,
+    connections.c.last_synced_at,
+    connections.c.last_sync_error,
+    connections.c.store_url,
+    connections.c.account_id,
+    connections.c.display_name,
+    connections.c.scopes,
+    connections.c.token_expires_at,
+    connections.c.created_at,
+    connections.c.updated_at,
+]
+
+
+@dataclass(frozen=True)
+class NewConnection:
+    """What is stored when a connection is made (credentials already encrypted)."""
+
+    company_id: str
+    platform: str
+    source: str
+    connected_by_user_id: str | None
+    account_id: str | None
+    display_name: str | None
+    store_url: str | None
+    currency: str | None
+    timezone: str | None
+    scopes: list[str]
+    token_expires_at: datetime | None
+    credentials_encrypted: str
+
+
+def now() -> datetime:
+    """The current time in UTC, the only clock the app database is written with."""
+    return datetime.now(UTC)
+
+
+def list_connections(db: sa.Connection, company_id: str) -> list[dict[str, Any]]:
+    """Every connection of a company, oldest first, without credentials."""
+    query = (
+        sa.select(*PUBLIC_COLUMNS)
+        .where(connections.c.company_id == company_id)
+        .order_by(connections.c.created_at, connections.c.id)
+    )
+    return [dict(row._mapping) for row in db.execute(query)]
+
+
+def get_connection(db: sa.Connection, company_id: str, connection_id: str) -> dict[str, Any]:
+    """One connection of a company, without credentials; ``ConnectionNotFound`` for any other id."""
+    row = db.execute(
+        sa.select(*PUBLIC_COLUMNS).where(connections.c.company_id == company_id, connections.c.id == connection_id)
+    ).first()
+    if row is None:
+        raise ConnectionNotFound("Connection not found")
+    return dict(row._mapping)
+
+
+def connected_credentials(db: sa.Connection, company_id: str, connection_id: str) -> tuple[str, str]:
+    """The platform and encrypted credentials of a connected (not disconnected) connection."""
+    row = db.execute(
+        sa.select(connections.c.platform, connections.c.credentials_encrypted).where(
+            connections.c.company_id == company_id,
+            connections.c.id == connection_id,
+            connections.c.status.in_(ACTIVE_STATUSES),
+        )
+    ).first()
+    if row is None or row.credentials_encrypted is None:
+        raise ConnectionNotFound("Connection not found or not active")
+    return row.platform, row.credentials_encrypted
+
+
+def insert_connection(db: sa.Connection, new: NewConnection) -> dict[str, Any]:
+    """Store a new active connection; ``PlatformAlreadyConnected`` when the platform already has one."""
+    existing = db.execute(
+        sa.select(connections.c.id).where(
+            connections.c.company_id == new.company_id,
+            connections.c.platform == new.platform,
+            connections.c.status.in_(ACTIVE_STATUSES),
+        )
+    ).first()
+    if existing is not None:
+        raise PlatformAlreadyConnected("Platform is already connected")
+    stamp = now()
+    connection_id = str(uuid.uuid4())
+    try:
+        with db.begin_nested():
+            db.execute(
+                connections.insert().values(
+                    id=connection_id,
+                    status="active",
+                    connected_at=stamp,
+                    created_at=stamp,
+                    updated_at=stamp,
+                    **new.__dict__,
+                )
+            )
+    except sa.exc.IntegrityError:
+        raise PlatformAlreadyConnected("Platform is already connected") from None
+    return get_connection(db, new.company_id, connection_id)
+
+
+def rename_connection(db: sa.Connection, company_id: str, connection_id: str, display_name: str | None) -> None:
+    """Change a connection's display name."""
+    _update(db, company_id, connection_id, display_name=display_name)
+
+
+def disconnect_connection(db: sa.Connection, company_id: str, connection_id: str) -> None:
+    """Soft-disconnect: status ``disconnected`` and the encrypted credentials erased from the row."""
+    _update(db, company_id, connection_id, status="disconnected", credentials_encrypted=None)
+
+
+def record_test_result(db: sa.Connection, company_id: str, connection_id: str, error: str | None) -> None:
+    """Remember a health check: a failure's reason (credentials kept), or a pass that clears it and reactivates."""
+    values: dict[str, Any] = {"last_sync_error": error}
+    if error is None:
+        values["status"] = "active"
+    _update(db, company_id, connection_id, **values)
+
+
+def _update(db: sa.Connection, company_id: str, connection_id: str, **values: Any) -> None:
+    result = db.execute(
+        connections.update()
+        .where(connections.c.company_id == company_id, connections.c.id == connection_id)
+        .values(updated_at=now(), **values)
+    )
+    if result.rowcount == 0:
+        raise ConnectionNotFound("Connection not found")
+
+
+def connected_connection(db: sa.Connection, company_id: str, platform: str) -> dict[str, Any] | None:
+    """The company's connected connection to a platform, with its encrypted credentials (for runs only)."""
+    row = db.execute(
+        sa.select(connections).where(
+            connections.c.company_id == company_id,
+            connections.c.platform == platform,
+            connections.c.status.in_(ACTIVE_STATUSES),
+            connections.c.credentials_encrypted.is_not(None),
+        )
+    ).first()
+    return dict(row._mapping) if row else None
+
+
+def companies_with_connections(db: sa.Connection) -> list[str]:
+    """Every company with at least one connected connection: the ``clients`` partitions."""
+    query = (
+        sa.select(connections.c.company_id)
+        .where(connections.c.status.in_(ACTIVE_STATUSES))
+        .distinct()
+        .order_by(connections.c.company_id)
+    )
+    return list(db.scalars(query))
+
+
+def record_sync(db: sa.Connection, connection_id: str, error: str | None, auth_failed: bool = False) -> None:
+    """A run's outcome: success stamps ``last_synced_at`` and clears the error; an auth failure sets ``error``."""
+    values: dict[str, Any] = {"last_sync_error": error, "updated_at": now()}
+    if error is None:
+        values["last_synced_at"] = now()
+        values["status"] = "active"
+    elif auth_failed:
+        values["status"] = "error"
+    db.execute(connections.update().where(connections.c.id == connection_id).values(**values))

@@ -16,7 +16,9 @@ clients_partitions_def = dg.DynamicPartitionsDefinition(name=CLIENTS)
 daily_partitions_def = dg.DailyPartitionsDefinition(
     start_date=Settings().history_start.isoformat(), end_offset=1, timezone="UTC"
 )
-client_day_partitions_def = dg.MultiPartitionsDefinition({"client": clients_partitions_def, "date": daily_partitions_def})
+client_day_partitions_def = dg.MultiPartitionsDefinition(
+    {"client": clients_partitions_def, "date": daily_partitions_def}
+)
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,9 @@ DONE = {BulkActionStatus.COMPLETED_SUCCESS: "succeeded", BulkActionStatus.COMPLE
 FAILED = {BulkActionStatus.FAILED, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.CANCELED}
 
 
-def request_window(request: dict[str, Any], platform: str, timezone: str | None, lookback: dict[str, int],
-                   now: datetime) -> tuple[date, date]:
+def request_window(
+    request: dict[str, Any], platform: str, timezone: str | None, lookback: dict[str, int], now: datetime
+) -> tuple[date, date]:
     """The days a request loads for a platform: N days ending yesterday in the account's own time zone."""
     yesterday = now.astimezone(ZoneInfo(timezone or "UTC")).date() - timedelta(days=1)
     days = request["days"] if request["kind"] == "backfill" else lookback.get(platform, 7)
@@ -49,23 +50,32 @@ def platform_subset(
     return AssetGraphSubset.from_asset_partition_set(keys, context.repository_def.asset_graph)
 
 
-def launch(context: dg.SensorEvaluationContext, tally: TallyResource, request: dict[str, Any],
-           now: datetime) -> tuple[list[dg.RunRequest], dict[str, Any]]:
+def launch(
+    context: dg.SensorEvaluationContext, tally: TallyResource, request: dict[str, Any], now: datetime
+) -> tuple[list[dg.RunRequest], dict[str, Any]]:
     """One backfill run request per platform of a pending request, and the initial progress."""
     run_requests, progress = [], {}
     with tally.app_engine().begin() as db:
         for platform in request["platforms"]:
             connection = store.connected_connection(db, request["company_id"], platform)
             if connection is None:
-                progress[platform] = {"status": "skipped", "partitions_done": 0, "partitions_total": 0,
-                                      "error": "no active connection"}
+                progress[platform] = {
+                    "status": "skipped",
+                    "partitions_done": 0,
+                    "partitions_total": 0,
+                    "error": "no active connection",
+                }
                 continue
             start, end = request_window(request, platform, connection["timezone"], tally.settings.lookback_days, now)
             tags = {TAG_COMPANY: request["company_id"], TAG_PLATFORM: platform, TAG_REQUEST: request["id"]}
             subset = platform_subset(context, platform, request["company_id"], start, end)
             run_requests.append(dg.RunRequest.for_asset_graph_subset(subset, tags=tags))
-            progress[platform] = {"status": "running", "partitions_done": 0,
-                                  "partitions_total": (end - start).days + 1, "error": None}
+            progress[platform] = {
+                "status": "running",
+                "partitions_done": 0,
+                "partitions_total": (end - start).days + 1,
+                "error": None,
+            }
     return run_requests, progress
 
 
@@ -84,18 +94,17 @@ def follow(context: dg.SensorEvaluationContext, request: dict[str, Any]) -> tupl
             entry.update(status="failed", error=_run_failure(context, request["id"], platform) or backfill.status.value)
         progress[platform] = entry
     states = {entry["status"] for entry in progress.values()}
-    if states & {"running"}:
-        status = "running"
-    else:
-        status = "failed" if "failed" in states else "succeeded"
+    status = "running" if "running" in states else "failed" if "failed" in states else "succeeded"
     return [b.backfill_id for b in backfills], progress, status
 
 
 def _run_failure(context: dg.SensorEvaluationContext, request_id: str, platform: str) -> str | None:
     """The failure message of a platform's run, which names the platform and the cause (never a credential)."""
     runs = context.instance.get_runs(
-        filters=dg.RunsFilter(tags={TAG_REQUEST: request_id, TAG_PLATFORM: platform},
-                              statuses=[dg.DagsterRunStatus.FAILURE]), limit=1,
+        filters=dg.RunsFilter(
+            tags={TAG_REQUEST: request_id, TAG_PLATFORM: platform}, statuses=[dg.DagsterRunStatus.FAILURE]
+        ),
+        limit=1,
     )
     if not runs:
         return None
@@ -141,6 +150,9 @@ def run_requests_sensor(context: dg.SensorEvaluationContext, tally: TallyResourc
 
 
 def _first_error(progress: dict[str, Any]) -> str | None:
-    errors = [f"{platform}: {entry['error']}" for platform, entry in progress.items()
-              if entry.get("status") == "failed" and entry.get("error")]
+    errors = [
+        f"{platform}: {entry['error']}"
+        for platform, entry in progress.items()
+        if entry.get("status") == "failed" and entry.get("error")
+    ]
     return "; ".join(errors) or None

@@ -45,9 +45,12 @@ def is_oauth_auth_error(response: requests.Response, body: Any) -> bool:
 def _exchange(http: PlatformHTTP, form: dict[str, str]) -> AccessToken:
     """POST a grant to the token endpoint, reading its errors in the token endpoint's own shape."""
     oauth = PlatformHTTP(http.platform, http.display_name, http.settings, read_oauth_error, is_oauth_auth_error)
-    client = oauth.client(http.settings.google_oauth_base_url)
+    url = f"{http.settings.google_oauth_base_url.rstrip('/')}/token"
     try:
-        body = oauth.post_json(client, "/token", data=form)
+        # The bare session, not a RESTClient: dlt's DEBUG request log would print the form, secrets and all.
+        with oauth.translate_errors():
+            body = oauth.session.post(url, data=form, timeout=http.settings.http_timeout_seconds,
+                                      hooks=oauth.hooks).json()
     except PlatformAuthError as exc:
         raise http.error(PlatformAuthError, f"Google refused the credentials ({exc.reason})") from None
     return AccessToken(body["access_token"], body.get("scope", "").split(), int(body.get("expires_in", 0)))

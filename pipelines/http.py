@@ -16,6 +16,7 @@ import requests
 from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
+from requests.auth import AuthBase
 
 from tally.errors import (
     PlatformAuthError,
@@ -28,6 +29,30 @@ from tally.settings import Settings
 
 RetryPredicate = Callable[[requests.Response | None, BaseException | None], bool]
 ErrorReader = Callable[[requests.Response, Any], str | None]
+ResponsePredicate = Callable[[requests.Response, Any], bool]
+
+
+class HeaderAuth(AuthBase):
+    """Puts credentials in headers of the request actually sent.
+
+    Unlike client-wide ``headers``, these never show in dlt's DEBUG request log, which prints the headers
+    and form data a RESTClient was given.
+    """
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        self._headers = headers
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.update(self._headers)
+        return request
+
+    def __repr__(self) -> str:
+        return f"HeaderAuth({', '.join(self._headers)})"
+
+
+def is_retryable_status(response: requests.Response, body: Any) -> bool:
+    """Throttling and server errors are worth another attempt."""
+    return response.status_code == 429 or response.status_code >= 500
 
 
 class PlatformHTTP:
@@ -35,7 +60,12 @@ class PlatformHTTP:
 
     ``read_error(response, body)`` returns the platform's own error message for a failed response (or for
     a 200 that carries an error, as TikTok's do), or None when the response is fine. ``is_auth_error``
-    says whether such a response means the credentials are bad.
+    says whether such a response means the credentials are bad; ``is_retryable`` whether it is worth another
+    attempt (by default 429 and 5xx; TikTok adds its rate-limit codes that arrive in a 200).
+
+    Retryable responses are raised as ``requests.HTTPError`` from the response hook, so dlt's retrying session
+    sees their status and ``Retry-After``; once its attempts run out ``translate_errors`` turns the last one
+    into the domain error.
     """
 
     def __init__(
@@ -44,7 +74,8 @@ class PlatformHTTP:
         display_name: str,
         settings: Settings,
         read_error: ErrorReader,
-        is_auth_error: Callable[[requests.Response, Any], bool],
+        is_auth_error: ResponsePredicate,
+        is_retryable: ResponsePredicate = is_retryable_status,
         retry_condition: RetryPredicate | None = None,
     ) -> None:
         self.platform = platform
@@ -52,6 +83,8 @@ class PlatformHTTP:
         self.settings = settings
         self._read_error = read_error
         self._is_auth_error = is_auth_error
+        self._is_retryable = is_retryable
+        conditions = [self._retry_predicate] + ([retry_condition] if retry_condition else [])
         self._retrying = Client(
             raise_for_status=False,
             request_timeout=settings.http_timeout_seconds,
@@ -59,20 +92,33 @@ class PlatformHTTP:
             request_backoff_factor=settings.http_backoff_factor,
             request_max_retry_delay=settings.http_max_retry_delay_seconds,
             respect_retry_after_header=True,
-            retry_condition=retry_condition,
+            retry_condition=conditions,
         )
+
+    @property
+    def session(self) -> requests.Session:
+        """The retrying session itself, for calls that must not pass through RESTClient's request log."""
+        return self._retrying.session
+
+    def _retry_predicate(self, response: requests.Response | None, exception: BaseException | None) -> bool:
+        return response is not None and self._is_retryable(response, _json_or_none(response))
 
     def client(
         self,
         base_url: str,
+        auth: AuthBase | None = None,
         headers: dict[str, str] | None = None,
         paginator: BasePaginator | None = None,
         data_selector: str | None = None,
     ) -> RESTClient:
-        """A dlt REST client for this platform on the shared retrying session."""
+        """A dlt REST client for this platform on the shared retrying session.
+
+        Credentials go in ``auth`` (``HeaderAuth``), never in ``headers``, which dlt logs at DEBUG.
+        """
         return RESTClient(
             base_url=base_url,
             headers=headers,
+            auth=auth,
             paginator=paginator,
             data_selector=data_selector,
             session=self._retrying.session,
@@ -93,6 +139,12 @@ class PlatformHTTP:
         reason = self._read_error(response, body)
         if reason is None and response.ok:
             return
+        if self._is_retryable(response, body):
+            raise requests.HTTPError(f"{self.display_name}: HTTP {response.status_code}", response=response)
+        self.raise_for(response, body, reason)
+
+    def raise_for(self, response: requests.Response, body: Any, reason: str | None) -> None:
+        """Raise the domain error of a failed final response."""
         reason = reason or f"HTTP {response.status_code}"
         if self._is_auth_error(response, body):
             raise self.error(PlatformAuthError, reason)
@@ -119,6 +171,11 @@ class PlatformHTTP:
             yield
         except PlatformError:
             raise
+        except requests.HTTPError as exc:
+            if exc.response is None:
+                raise self.error(PlatformUnavailable, "the API failed without a response") from None
+            body = _json_or_none(exc.response)
+            self.raise_for(exc.response, body, self._read_error(exc.response, body))
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise self.error(
                 PlatformUnavailable,

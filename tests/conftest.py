@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import pytest
 from pipelines.emulator.app import create_emulator
 from tally.background_server import serve_in_thread
 from tally.settings import Settings
+
+# dlt would otherwise try to send usage reports from every pipeline run.
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 
 @pytest.fixture(scope="session")

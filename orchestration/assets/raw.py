@@ -17,7 +17,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from orchestration.partitions import ClientDays, client_day_partitions_def, client_days
 from orchestration.resources import TallyResource
-from pipelines.loading import platform_pipeline, raw_dataset
+from pipelines.loading import platform_pipeline
 from pipelines.registry import get_platform
 from tally.errors import PlatformAuthError, PlatformError
 from warehouse import connections as store
@@ -39,12 +39,17 @@ RAW_TABLES: dict[str, dict[str, str]] = {
     },
     "shopify": {
         "orders": "Shopify orders as the Admin API sends them, with the shop's local date.",
-        "daily_sales": "Shopify orders and revenue per local day, test and cancelled orders excluded.",
+        "daily_sales": "Shopify orders and revenue per local day (zeros included), test and cancelled excluded.",
+        "coverage": "Shopify: per requested day, whether the token could read that day's orders.",
     },
     "ga4": {
         "traffic_daily": "GA4 sessions, key events and revenue per day, session campaign and source/medium.",
     },
 }
+# Tables whose days may come back with no rows at all (a campaign restated to nothing): after a load, rows of the
+# run's days that the load did not write are removed. Shopify's daily_sales has a row for every visible day, and
+# days a token cannot see must keep what an earlier token loaded, so Shopify is left to the merge alone.
+REPLACED_BY_RANGE = {"campaign_daily", "traffic_daily"}
 
 
 def raw_asset_key(platform: str, table: str) -> dg.AssetKey:
@@ -109,7 +114,10 @@ def load_platform(
 
 
 def _load(
-    context: dg.AssetExecutionContext, tally: TallyResource, platform: str, span: ClientDays,
+    context: dg.AssetExecutionContext,
+    tally: TallyResource,
+    platform: str,
+    span: ClientDays,
     connection: dict[str, Any],
 ) -> dict[str, int]:
     settings = tally.settings
@@ -148,13 +156,16 @@ def _remove_stale_rows(pipeline: Any, platform: str, span: ClientDays, load_ids:
     placeholders = ", ".join(["%s"] * len(load_ids))
     with pipeline.sql_client() as client:
         for table in RAW_TABLES[platform]:
-            if table == "campaigns" or not client.has_dataset():
+            if table not in REPLACED_BY_RANGE or not client.has_dataset():
                 continue
             name = client.make_qualified_table_name(table)
             client.execute_sql(
                 f"DELETE FROM {name} WHERE company_id = %s AND date BETWEEN %s AND %s "
                 f"AND _dlt_load_id NOT IN ({placeholders})",
-                span.company_id, span.start, span.end, *load_ids,
+                span.company_id,
+                span.start,
+                span.end,
+                *load_ids,
             )
 
 
@@ -169,8 +180,12 @@ def _platform_error(exc: BaseException) -> PlatformError | None:
 
 
 def _span_metadata(span: ClientDays) -> dict[str, Any]:
-    return {"company_id": span.company_id, "start_date": span.start.isoformat(), "end_date": span.end.isoformat(),
-            "days": span.days}
+    return {
+        "company_id": span.company_id,
+        "start_date": span.start.isoformat(),
+        "end_date": span.end.isoformat(),
+        "days": span.days,
+    }
 
 
 def _results(platform: str, metadata: dict[str, Any]) -> Iterator[dg.MaterializeResult]:

@@ -1,5 +1,390 @@
-"""Placeholder until the meta_ads emulator routes land."""
+"""Meta's Marketing API (Graph API) as Tally calls it, served under ``/{version}`` (``/v23.0/act_123/insights``).
 
-from fastapi import APIRouter
+Routes: ``GET /act_{id}`` (the ad account node), ``GET /act_{id}/insights``, ``GET /act_{id}/campaigns`` and
+``GET /me/permissions``. Quirks kept from the real API:
 
-router = APIRouter()
+- the token comes as ``Authorization: Bearer`` (or ``OAuth``) or as the ``access_token`` query parameter;
+  errors use Meta's envelope ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``: code
+  104 with no token, 190/463 an expired one, 190/460 one invalidated by a password change (both HTTP 400 with
+  ``WWW-Authenticate``), 100 a bad parameter. The throttle fault answers HTTP 429 with ``Retry-After`` AND
+  Meta's body with code 80004 (ads insights), the server-error fault HTTP 500 with code 2;
+- ``fields`` picks what a node or row holds; an unknown field is refused with code 100;
+- lists page by cursor: ``paging.cursors.before/after``, and ``paging.next`` only while another page exists,
+  built from the request's own query without ``access_token``; ``limit`` defaults to 25;
+- insights (``level=campaign``, ``time_increment=1``, ``time_range={"since","until"}``) leave out
+  campaign-days without delivery; numbers are strings; each purchase is repeated under ``purchase``,
+  ``omni_purchase`` and ``offsite_conversion.fb_pixel_purchase`` (in ``actions`` and ``action_values``) beside
+  a ``link_click``; ``actions``/``action_values`` are absent, not empty, when nothing happened;
+- campaign budgets are strings in the currency's minor units, absent when the campaign has none.
+
+``/me/permissions`` belongs to no ad account: its faults and request count are kept under the account ``me``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from pipelines.emulator import synthetic
+from pipelines.emulator.faults import EmulatorState
+
+PLATFORM = "meta_ads"
+DEFAULT_PAGE_SIZE = 25
+TOKEN_SCHEMES = ("bearer", "oauth")
+# The fields an insights row can hold here (Meta's have many more).
+INSIGHT_FIELDS = tuple(
+    [
+        "account_id",
+        "account_currency",
+        "campaign_id",
+        "campaign_name",
+        "spend",
+        "impressions",
+        "clicks",
+        "reach",
+        "frequency",
+        "actions",
+        "action_values",
+        "date_start",
+        "date_stop",
+    ]
+)
+PURCHASE_ACTION_TYPES = ("offsite_conversion.fb_pixel_purchase", "omni_purchase", "purchase")
+PERMISSIONS = (("ads_read", "granted"), ("ads_management", "declined"), ("business_management", "granted"))
+LATE_ORDER_VALUE = Decimal("45.00")  # what each late-attributed purchase adds to the purchase value
+
+router = APIRouter(prefix="/{version}", tags=["meta_ads"])
+
+
+class GraphError(Exception):
+    """A request Meta would refuse with code 100 (invalid parameter); the message is Meta's kind of wording."""
+
+
+def error_body(message: str, code: int, subcode: int | None = None, **extra: Any) -> dict[str, Any]:
+    """Meta's error envelope."""
+    error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    return {"error": {**error, **extra, "fbtrace_id": secrets.token_urlsafe(8)}}
+
+
+def token_error(message: str, subcode: int | None) -> Response:
+    """A refused token: HTTP 400, Meta's body and the ``WWW-Authenticate`` header Graph sends beside it."""
+    challenge = f'OAuth "Facebook Platform" "invalid_token" "{message}"'
+    return JSONResponse(error_body(message, 190, subcode), status_code=400, headers={"WWW-Authenticate": challenge})
+
+
+class MetaErrors:
+    """Meta's failures, in its own words and status codes."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self._state = state
+
+    def missing_token(self) -> Response:
+        return JSONResponse(error_body("An access token is required to request this resource.", 104), 400)
+
+    def expired_token(self) -> Response:
+        expired = datetime.combine(self._state.current_date() - timedelta(days=1), time(10))
+        return token_error(
+            f"Error validating access token: Session has expired on {expired:%A, %d-%b-%y %H:%M:%S} PDT.", 463
+        )
+
+    def revoked_token(self) -> Response:
+        return token_error(
+            "Error validating access token: The session has been invalidated because the user changed their "
+            "password or Facebook has changed the session for security reasons.",
+            460,
+        )
+
+    def rate_limited(self, retry_after_seconds: int) -> Response:
+        regain_minutes = max(1, retry_after_seconds // 60)
+        usage = {"type": "ads_insights", "call_count": 100, "estimated_time_to_regain_access": regain_minutes}
+        body = error_body(
+            "(#80004) There have been too many calls to this ad-account. Wait a bit and try again. For more info, "
+            "please refer to https://developers.facebook.com/docs/graph-api/overview/rate-limiting#ads-management.",
+            80004,
+            2446079,
+        )
+        headers = {"Retry-After": str(retry_after_seconds), "x-business-use-case-usage": json.dumps({"0": [usage]})}
+        return JSONResponse(body, status_code=429, headers=headers)
+
+    def server_error(self) -> Response:
+        body = error_body("An unexpected error has occurred. Please retry your request later.", 2, is_transient=True)
+        return JSONResponse(body, status_code=500)
+
+
+def request_token(request: Request) -> str | None:
+    """The token of ``Authorization: Bearer|OAuth <token>``, else of the ``access_token`` query parameter."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() in TOKEN_SCHEMES and token.strip():
+        return token.strip()
+    return request.query_params.get("access_token")
+
+
+async def respond(request: Request, account_id: str, build: Callable[[EmulatorState], dict[str, Any]]) -> Response:
+    """Gate the request, then answer with ``build``'s body, or code 100 when a parameter is refused."""
+    state: EmulatorState = request.app.state.emulator
+    refused = await state.gate(PLATFORM, account_id, request_token(request), MetaErrors(state))
+    if refused is not None:
+        return refused
+    try:
+        body = build(state)
+    except GraphError as exc:
+        return state.answer(PLATFORM, account_id, error_body(str(exc), 100), status_code=400)
+    return state.answer(PLATFORM, account_id, body)
+
+
+def wanted_fields(raw: str | None, always: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields a ``fields`` parameter names, after those always sent."""
+    return tuple(dict.fromkeys([*always, *(name.strip() for name in (raw or "").split(",") if name.strip())]))
+
+
+def pick(entry: dict[str, Any], fields: tuple[str, ...], node_type: str) -> dict[str, Any]:
+    """The entry with only the fields asked for, refusing one it does not have; a None value is left out,
+    as Meta leaves out a field without a value."""
+    for name in fields:
+        if name not in entry:
+            raise GraphError(f"(#100) Tried accessing nonexisting field ({name}) on node type ({node_type})")
+    return {name: entry[name] for name in fields if entry[name] is not None}
+
+
+def cursor(index: int) -> str:
+    """An opaque cursor naming one row of a list."""
+    return base64.urlsafe_b64encode(str(index).encode()).decode().rstrip("=")
+
+
+def after_offset(raw: str | None) -> int:
+    """Where a page starts: after the row the ``after`` cursor names, or at the top without one."""
+    if raw is None:
+        return 0
+    try:
+        index = int(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode())
+    except ValueError:
+        index = -1
+    if index < 0:
+        raise GraphError("(#100) Invalid cursor: after")
+    return index + 1
+
+
+def page_limit(state: EmulatorState, account_id: str, raw: str | None) -> int:
+    """Rows per page: ``limit`` (default 25), or a smaller size a test asked for."""
+    try:
+        limit = int(raw or DEFAULT_PAGE_SIZE)
+    except ValueError:
+        raise GraphError("(#100) Param limit must be an integer") from None
+    if limit < 1:
+        raise GraphError("(#100) Param limit must be a positive integer")
+    return state.page_size(PLATFORM, account_id, limit)
+
+
+def paged(request: Request, page: list[dict[str, Any]], offset: int, total: int) -> dict[str, Any]:
+    """A page of rows from ``offset`` of ``total`` with Meta's ``paging``; ``next`` only while rows remain,
+    built from the request's own query without a token."""
+    if not page:
+        return {"data": []}
+    last = offset + len(page) - 1
+    paging: dict[str, Any] = {"cursors": {"before": cursor(offset), "after": cursor(last)}}
+    if last + 1 < total:
+        here = request.url.remove_query_params(["access_token", "after"])
+        paging["next"] = str(here.include_query_params(after=cursor(last)))
+    return {"data": page, "paging": paging}
+
+
+def utc_offset_hours(timezone: str, day: date) -> float:
+    """The zone's offset from UTC on a day, in hours."""
+    offset = datetime.combine(day, time(12), ZoneInfo(timezone)).utcoffset() or timedelta()
+    return offset.total_seconds() / 3600
+
+
+def account_node(state: EmulatorState, account_id: str) -> dict[str, Any]:
+    """Everything the ad account node can tell."""
+    account = synthetic.account(PLATFORM, account_id)
+    return {
+        "id": f"act_{account_id}",
+        "account_id": account_id,
+        "name": account.name,
+        "currency": account.currency,
+        "timezone_name": account.timezone,
+        "timezone_offset_hours_utc": utc_offset_hours(account.timezone, state.current_date()),
+        "account_status": 1,
+    }
+
+
+@router.get("/me/permissions")
+async def permissions(request: Request, version: str) -> Response:
+    """The permissions the token's user (or system user) granted or declined."""
+    listed = [{"permission": name, "status": status} for name, status in PERMISSIONS]
+    return await respond(request, "me", lambda state: {"data": listed})
+
+
+@router.get("/act_{account_id}")
+async def ad_account(request: Request, version: str, account_id: str, fields: str | None = None) -> Response:
+    """The ad account node with the fields asked for (``id`` and ``account_id`` when none are)."""
+
+    def build(state: EmulatorState) -> dict[str, Any]:
+        wanted = wanted_fields(fields, always=("id",)) if fields else ("account_id", "id")
+        return pick(account_node(state, account_id), wanted, "AdAccount")
+
+    return await respond(request, account_id, build)
+
+
+Delivery = tuple[synthetic.Campaign, date, synthetic.DayMetrics]
+
+
+@lru_cache(maxsize=32)
+def delivered(account_id: str, first: date, last: date) -> tuple[Delivery, ...]:
+    """Each campaign-day of the range with delivery, by day then campaign: the insights rows before paging."""
+    return tuple(
+        (campaign, day, metrics)
+        for day in synthetic.days(first, last)
+        for campaign in synthetic.campaigns(PLATFORM, account_id)
+        if (metrics := synthetic.campaign_day(PLATFORM, account_id, campaign, day)) and metrics.impressions
+    )
+
+
+def actions(kind_values: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """Meta's list of ``{action_type, value}`` entries."""
+    return [{"action_type": kind, "value": value} for kind, value in kind_values]
+
+
+def insights_row(account_id: str, delivery: Delivery, late: int) -> dict[str, Any]:
+    """One insights row with every field Meta can send; ``late`` purchases attributed since the first call."""
+    campaign, day, metrics = delivery
+    purchases = metrics.conversions + late
+    value = metrics.conversion_value + late * LATE_ORDER_VALUE
+    # Link clicks are the clicks that left for the advertiser's site: most, not all, of ``clicks``. Awareness
+    # campaigns send no one to a site here, so their days without a purchase have no ``actions`` at all.
+    link_share = synthetic.rng(PLATFORM, account_id, campaign.id, day, "link").uniform(0.7, 0.95)
+    link_clicks = 0 if campaign.objective == "OUTCOME_AWARENESS" else int(metrics.clicks * link_share)
+    row: dict[str, Any] = {
+        "account_id": account_id,
+        "account_currency": synthetic.account(PLATFORM, account_id).currency,
+        "campaign_id": campaign.id,
+        "campaign_name": campaign.name,
+        "spend": f"{metrics.spend:.2f}",
+        "impressions": str(metrics.impressions),
+        "clicks": str(metrics.clicks),
+        "reach": str(metrics.reach),
+        "frequency": f"{metrics.frequency}",
+        "date_start": day.isoformat(),
+        "date_stop": day.isoformat(),
+    }
+    counted = ([("link_click", str(link_clicks))] if link_clicks else []) + (
+        [(kind, str(purchases)) for kind in PURCHASE_ACTION_TYPES] if purchases else []
+    )
+    row["actions"] = actions(counted) if counted else None
+    valued = purchases and value
+    row["action_values"] = actions([(kind, f"{value:.2f}") for kind in PURCHASE_ACTION_TYPES]) if valued else None
+    return row
+
+
+def time_range(raw: str | None) -> tuple[date, date]:
+    """The report's inclusive days from ``time_range={"since": ..., "until": ...}``."""
+    try:
+        window = json.loads(raw or "")
+        since, until = date.fromisoformat(window["since"]), date.fromisoformat(window["until"])
+    except (ValueError, TypeError, KeyError):
+        raise GraphError(
+            '(#100) Param time_range must be a JSON object {"since":"YYYY-MM-DD","until":"YYYY-MM-DD"}'
+        ) from None
+    if until < since:
+        raise GraphError("(#100) Param time_range: since must be on or before until")
+    return since, until
+
+
+def insights_shape(params: Any) -> tuple[str, ...]:
+    """The row fields of a daily campaign report, refusing any other kind of report."""
+    if params.get("level") != "campaign":
+        raise GraphError("(#100) level: only campaign is emulated")
+    if params.get("time_increment") != "1":
+        raise GraphError("(#100) time_increment: only 1 (daily rows) is emulated")
+    fields = wanted_fields(params.get("fields"), always=())
+    for name in fields:
+        if name not in INSIGHT_FIELDS:
+            raise GraphError(f"(#100) {name} is not valid for fields param. please check {', '.join(INSIGHT_FIELDS)}")
+    return tuple(dict.fromkeys([*fields, "date_start", "date_stop"]))
+
+
+def insights_page(request: Request, state: EmulatorState, account_id: str) -> dict[str, Any]:
+    """One page of the insights the query asks for, with late purchases when that fault is on.
+
+    A report counts as one metrics call when its first page is read, so all its pages agree.
+    """
+    params = request.query_params
+    fields = insights_shape(params)
+    first, last = time_range(params.get("time_range"))
+    offset, size = after_offset(params.get("after")), page_limit(state, account_id, params.get("limit"))
+    if params.get("after") is None:
+        calls_before = state.count_metrics_call(PLATFORM, account_id)
+    else:
+        calls_before = max(0, state.metric_calls[(PLATFORM, account_id)] - 1)
+    served = delivered(account_id, first, last)
+    rows = []
+    for delivery in served[offset : offset + size]:
+        late = state.late_conversions(PLATFORM, account_id, delivery[1], calls_before)
+        rows.append(pick(insights_row(account_id, delivery, late), fields, "AdsInsights"))
+    return paged(request, rows, offset, len(served))
+
+
+@router.get("/act_{account_id}/insights")
+async def insights(request: Request, version: str, account_id: str) -> Response:
+    """Daily campaign insights: one row per campaign-day with delivery, the fields asked for, page by page."""
+    response = await respond(request, account_id, lambda state: insights_page(request, state, account_id))
+    response.headers["x-fb-ads-insights-throttle"] = json.dumps({"app_id_util_pct": 0, "acc_id_util_pct": 1})
+    return response
+
+
+def meta_time(day: date, timezone: str) -> str:
+    """A local midnight in Meta's format, ``2026-09-01T00:00:00-0700``."""
+    return datetime.combine(day, time(0), ZoneInfo(timezone)).strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def minor_units(amount: Decimal | None) -> str | None:
+    """A budget in the currency's minor units as Meta writes it (cents for USD and EUR)."""
+    return None if amount is None else str(int(amount * 100))
+
+
+def campaign_entry(account_id: str, campaign: synthetic.Campaign) -> dict[str, Any]:
+    """Everything the campaigns edge can tell about a campaign; None where Meta leaves a field out."""
+    timezone = synthetic.account(PLATFORM, account_id).timezone
+    status = "ACTIVE" if campaign.active else "PAUSED"
+    entry = {
+        "id": campaign.id,
+        "account_id": account_id,
+        "name": campaign.name,
+        "status": status,
+        "effective_status": status,
+        "objective": campaign.objective,
+        "daily_budget": minor_units(campaign.daily_budget),
+        "lifetime_budget": minor_units(campaign.lifetime_budget),
+        "start_time": meta_time(campaign.start, timezone),
+        "stop_time": meta_time(campaign.end, timezone) if campaign.end else None,
+        "created_time": meta_time(campaign.start - timedelta(days=2), timezone),
+        "updated_time": meta_time(campaign.end or campaign.start, timezone),
+    }
+    return entry
+
+
+@router.get("/act_{account_id}/campaigns")
+async def campaign_list(request: Request, version: str, account_id: str) -> Response:
+    """The ad account's campaigns by id, with the fields asked for (``id`` when none are), page by page."""
+
+    def build(state: EmulatorState) -> dict[str, Any]:
+        params = request.query_params
+        wanted = wanted_fields(params.get("fields"), always=("id",))
+        offset, size = after_offset(params.get("after")), page_limit(state, account_id, params.get("limit"))
+        listed = synthetic.campaigns(PLATFORM, account_id)
+        page = [pick(campaign_entry(account_id, c), wanted, "Campaign") for c in listed[offset : offset + size]]
+        return paged(request, page, offset, len(listed))
+
+    return await respond(request, account_id, build)

@@ -1,0 +1,29 @@
+"""Meta Ads: an ad account's daily campaign insights and its campaigns, from the Marketing API (Graph API).
+
+- ``credentials.MetaAdsCredentials``: an access token with ``ads_read`` and the ad account id
+- ``client.test_connection``: the ad account node (name, currency, time zone) and ``me/permissions`` (scopes)
+- ``source.source``: the ``campaign_daily`` and ``campaigns`` tables
+"""
+
+from __future__ import annotations
+
+from pipelines.base import PlatformSpec
+from pipelines.meta_ads.client import test_connection
+from pipelines.meta_ads.credentials import MetaAdsCredentials
+from pipelines.meta_ads.settings import DISPLAY_NAME, ICON, LOOKBACK_DAYS, PLATFORM
+from pipelines.meta_ads.source import source
+
+SPEC = PlatformSpec(
+    id=PLATFORM,
+    display_name=DISPLAY_NAME,
+    icon=ICON,
+    help_text="Daily campaign spend, delivery and purchases of one Meta (Facebook and Instagram) ad account, read "
+    "with a Marketing API access token that has ads_read, ideally a Business Manager system user's.",
+    credentials_model=MetaAdsCredentials,
+    test_connection=test_connection,
+    source=source,
+    kind="ads",
+    lookback_days=LOOKBACK_DAYS,
+)
+
+__all__ = ["SPEC", "MetaAdsCredentials", "source", "test_connection"]

@@ -1,0 +1,79 @@
+"""The GA4 connection test: a token from Google's token endpoint, then the Admin API's property, on the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from pipelines import ga4
+from pipelines.emulator.ga4 import PERMISSION_DENIED, property_account
+from pipelines.ga4 import GA4Credentials
+from pipelines.ga4.settings import SCOPE
+from tally.settings import Settings
+
+CredentialKind = Literal["service_account", "oauth"]
+MakeCredentials = Callable[..., GA4Credentials]
+
+REFUSED = {
+    "service_account": "Google refused the credentials (invalid_grant: Invalid JWT Signature.)",
+    "oauth": "Google refused the credentials (invalid_grant: Token has been expired or revoked.)",
+}
+
+
+def new_property(prefix: str = "7") -> str:
+    """A property id of its own per test (digits; one starting with 403 is not shared with the caller)."""
+    return f"{prefix}{uuid4().int % 10**9:09d}"
+
+
+@pytest.mark.parametrize("kind", ["service_account", "oauth"])
+@pytest.mark.parametrize(("property_id", "currency"), [("314159265", "USD"), ("491828182", "EUR")])
+def test_good_credentials_describe_the_property(
+    emulator: httpx.Client, settings: Settings, ga4_credentials: MakeCredentials, kind: CredentialKind,
+    property_id: str, currency: str,
+) -> None:  # fmt: skip
+    result = ga4.test_connection(ga4_credentials(f"properties/{property_id}", kind), settings)
+    account = property_account(property_id)
+    assert account.currency == currency
+    assert result.success and result.error is None
+    assert (result.account_id, result.display_name) == (property_id, account.name)
+    assert (result.currency, result.timezone) == (account.currency, account.timezone)
+    assert result.token_expires_at is not None
+    assert timedelta(minutes=55) < result.token_expires_at - datetime.now(UTC) <= timedelta(hours=1)
+    assert result.scopes and (kind == "oauth" or result.scopes == [SCOPE])
+
+
+@pytest.mark.parametrize("kind", ["service_account", "oauth"])
+@pytest.mark.parametrize("prefix", ["expired", "revoked"])
+def test_refused_credentials_fail_with_googles_own_reason(
+    emulator: httpx.Client, settings: Settings, ga4_credentials: MakeCredentials, kind: CredentialKind, prefix: str
+) -> None:
+    secret = f"{prefix}-{uuid4().hex}"
+    property_id = new_property()
+    result = ga4.test_connection(ga4_credentials(property_id, kind, secret), settings)
+    assert not result.success
+    assert result.error == f"Google Analytics 4: {REFUSED[kind]}"
+    assert emulator.get(f"/_emulator/requests/ga4/{property_id}").json() == {"requests": 0}
+
+
+def test_a_property_not_shared_with_the_caller_fails_with_permission_denied(
+    emulator: httpx.Client, settings: Settings, ga4_credentials: MakeCredentials
+) -> None:
+    result = ga4.test_connection(ga4_credentials(new_property("403")), settings)
+    assert not result.success
+    assert result.error == f"Google Analytics 4: {PERMISSION_DENIED} (PERMISSION_DENIED)"
+
+
+def test_a_property_that_keeps_failing_is_reported_not_raised(
+    emulator: httpx.Client, settings: Settings, ga4_credentials: MakeCredentials
+) -> None:
+    property_id = new_property()
+    emulator.put(f"/_emulator/faults/ga4/{property_id}", json={"server_error": 10})
+    result = ga4.test_connection(ga4_credentials(property_id), settings)
+    assert not result.success
+    assert result.error == "Google Analytics 4: server error after retries: Internal error encountered. (INTERNAL)"
+    assert emulator.get(f"/_emulator/requests/ga4/{property_id}").json() == {"requests": settings.http_max_attempts}

@@ -47,7 +47,8 @@ def get_principal(
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 VaultDep = Annotated[CredentialVault, Depends(get_vault)]
-Db = Annotated[sa.Connection, Depends(get_db)]
+# Committed before the response is sent, so a caller never reads its own write half-done.
+Db = Annotated[sa.Connection, Depends(get_db, scope="function")]
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 

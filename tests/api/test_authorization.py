@@ -35,12 +35,13 @@ ROUTES = sorted(PERMISSIONS)
 
 
 def api_routes(settings: Settings) -> set[tuple[str, str]]:
+    """Every API route of the app, read from the OpenAPI document the app builds from its route table."""
     app = create_app(settings.model_copy(update={"demo": True}))
     return {
-        (method, route.path)
-        for route in app.routes
-        if route.path.startswith("/api/")
-        for method in getattr(route, "methods", ())
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        if path.startswith("/api/")
+        for method in operations
     }
 
 

@@ -50,12 +50,23 @@ def seed_connections(tally: TallyResource, clients: int, days: int) -> None:
                 spec = get_platform(platform)
                 credentials = spec.credentials_model.model_validate(emulator_credentials(platform, index + 1))
                 account = synthetic.account(platform, credentials.account_id())
-                store.insert_connection(db, store.NewConnection(
-                    company_id=company, platform=platform, source="manual", connected_by_user_id="bench",
-                    account_id=credentials.account_id(), display_name=None, store_url=None,
-                    currency=account.currency, timezone=account.timezone, scopes=[], token_expires_at=None,
-                    credentials_encrypted=vault.encrypt(credentials.plain()),
-                ))
+                store.insert_connection(
+                    db,
+                    store.NewConnection(
+                        company_id=company,
+                        platform=platform,
+                        source="manual",
+                        connected_by_user_id="bench",
+                        account_id=credentials.account_id(),
+                        display_name=None,
+                        store_url=None,
+                        currency=account.currency,
+                        timezone=account.timezone,
+                        scopes=[],
+                        token_expires_at=None,
+                        credentials_encrypted=vault.encrypt(credentials.plain()),
+                    ),
+                )
             outbox.create_request(db, company, "backfill", PLATFORMS, "bench", days=days)
 
 
@@ -81,10 +92,15 @@ def with_dlt_alone(tally: TallyResource, data_dir: Path, clients: int, days: int
             credentials = spec.credentials_model.model_validate(emulator_credentials(platform, index + 1))
             timezone = synthetic.account(platform, credentials.account_id()).timezone
             end = datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
-            platform_pipeline(platform, f"client{index:03d}", settings).run(spec.source(
-                credentials, start_date=end - timedelta(days=days - 1), end_date=end,
-                company_id=f"client{index:03d}", settings=settings,
-            ))
+            platform_pipeline(platform, f"client{index:03d}", settings).run(
+                spec.source(
+                    credentials,
+                    start_date=end - timedelta(days=days - 1),
+                    end_date=end,
+                    company_id=f"client{index:03d}",
+                    settings=settings,
+                )
+            )
     return time.perf_counter() - started
 
 
@@ -102,15 +118,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch, serve_in_thread(create_emulator()) as emulator_url:
         root = Path(scratch)
         upgrade(f"sqlite:///{root / 'app.db'}")
-        tally = TallyResource(data_dir=str(root / "dagster"), app_database_url=f"sqlite:///{root / 'app.db'}",
-                              platform_base_url=emulator_url)
+        tally = TallyResource(
+            data_dir=str(root / "dagster"),
+            app_database_url=f"sqlite:///{root / 'app.db'}",
+            platform_base_url=emulator_url,
+        )
         seed_connections(tally, args.clients, args.days)
         dagster_s, runs = through_dagster(tally)
         dagster_rows = rows_in(tally.settings.duckdb_path)
         direct_s = with_dlt_alone(tally, root / "direct", args.clients, args.days)
         direct_rows = rows_in(root / "direct" / "warehouse.duckdb")
     print(f"{args.clients} clients x {len(PLATFORMS)} ad platforms x {args.days} days")
-    print(f"through Dagster: {dagster_s:7.2f} s  {runs} runs  {dagster_rows} rows  {dagster_rows / dagster_s:8.0f} rows/s")
+    print(
+        f"through Dagster: {dagster_s:7.2f} s  {runs} runs  {dagster_rows} rows  {dagster_rows / dagster_s:8.0f} rows/s"
+    )
     print(f"dlt alone:       {direct_s:7.2f} s  {'':>6}  {direct_rows} rows  {direct_rows / direct_s:8.0f} rows/s")
     print(f"orchestration overhead: {dagster_s / direct_s:.2f}x")
     return 0

@@ -44,7 +44,8 @@ def load_from_arrow(settings: Settings, platform: str, scratch: Path) -> tuple[i
         tables = [
             name
             for (name,) in source.execute(
-                "select table_name from information_schema.tables where table_schema = ? and table_name not like '_dlt%'",
+                "select table_name from information_schema.tables "
+                "where table_schema = ? and table_name not like '_dlt%'",
                 [raw_dataset(platform)],
             ).fetchall()
         ]
@@ -70,7 +71,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch, serve_in_thread(create_emulator()) as emulator_url:
         settings = Settings(_env_file=None, data_dir=Path(scratch) / "tally").point_platforms_at(emulator_url)
         print(f"{args.days} days ({start} to {end}), one account per platform, emulator at {emulator_url}")
-        print(f"{'platform':<11} {'rows':>7} {'connector s':>12} {'rows/s':>9} {'arrow s':>8} {'rows/s':>10} {'ratio':>7}")
+        print(
+            f"{'platform':<11} {'rows':>7} {'connector s':>12} {'rows/s':>9} {'arrow s':>8} {'rows/s':>10} {'ratio':>7}"
+        )
         for platform in PLATFORMS:
             seconds = load_with_connector(settings, platform, start, end, args.seed)
             rows, floor = load_from_arrow(settings, platform, Path(scratch))

@@ -5,8 +5,6 @@ platform's lookback window ending yesterday in the account's time zone, so late-
 restated. Going through the outbox keeps one path (and one record) for every load, whoever asked for it.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from orchestration.resources import TallyResource

@@ -6,8 +6,6 @@ backfill, or the sync lookback), ending yesterday in the account's time zone, ta
 and request, and (3) records on running requests how far each platform's backfill has come.
 """
 
-from __future__ import annotations
-
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo

@@ -49,8 +49,9 @@ def _exchange(http: PlatformHTTP, form: dict[str, str]) -> AccessToken:
     try:
         # The bare session, not a RESTClient: dlt's DEBUG request log would print the form, secrets and all.
         with oauth.translate_errors():
-            body = oauth.session.post(url, data=form, timeout=http.settings.http_timeout_seconds,
-                                      hooks=oauth.hooks).json()
+            body = oauth.session.post(
+                url, data=form, timeout=http.settings.http_timeout_seconds, hooks=oauth.hooks
+            ).json()
     except PlatformAuthError as exc:
         raise http.error(PlatformAuthError, f"Google refused the credentials ({exc.reason})") from None
     return AccessToken(body["access_token"], body.get("scope", "").split(), int(body.get("expires_in", 0)))

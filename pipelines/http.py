@@ -179,8 +179,7 @@ class PlatformHTTP:
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise self.error(
                 PlatformUnavailable,
-                f"could not reach the API after {self.settings.http_max_attempts} attempts "
-                f"({type(exc).__name__})",
+                f"could not reach the API after {self.settings.http_max_attempts} attempts ({type(exc).__name__})",
             ) from None
         except (json.JSONDecodeError, requests.JSONDecodeError):
             raise self.error(PlatformResponseError, "the API answered with invalid JSON") from None

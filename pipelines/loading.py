@@ -41,6 +41,9 @@ def platform_pipeline(
     platform: str, company_id: str, settings: Settings, working_dir: Path | None = None
 ) -> dlt.Pipeline:
     """The dlt pipeline that loads one company's data from one platform into the warehouse."""
+    # Arrow tables skip dlt's row normaliser, which otherwise stamps each row with its load id; runs need the
+    # stamp to tell rows this load wrote from rows of days the platform no longer returns.
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
     pipelines_dir = working_dir or settings.data_dir / "dlt"
     pipelines_dir.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(

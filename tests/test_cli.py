@@ -18,8 +18,18 @@ def tally(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_token_prints_a_signed_token_with_the_asked_claims() -> None:
-    result = tally("token", "--sub", "ana", "--permissions", "clients:view", "--companies", "c1,c2", "--ttl", "60",
-                   TALLY_JWT_SECRET=SECRET)
+    result = tally(
+        "token",
+        "--sub",
+        "ana",
+        "--permissions",
+        "clients:view",
+        "--companies",
+        "c1,c2",
+        "--ttl",
+        "60",
+        TALLY_JWT_SECRET=SECRET,
+    )
     assert result.returncode == 0, result.stderr
     claims = jwt.decode(result.stdout.strip(), SECRET, algorithms=["HS256"])
     assert claims["sub"] == "ana" and claims["permissions"] == ["clients:view"] and claims["companies"] == ["c1", "c2"]
@@ -29,8 +39,10 @@ def test_token_prints_a_signed_token_with_the_asked_claims() -> None:
 def test_token_without_a_secret_names_the_setting() -> None:
     env = {key: value for key, value in os.environ.items() if key != "TALLY_JWT_SECRET"}
     result = subprocess.run(
-        [sys.executable, "-m", "tally.cli", "token", "--sub", "a", "--companies", "c"], env=env,
-        capture_output=True, text=True,
+        [sys.executable, "-m", "tally.cli", "token", "--sub", "a", "--companies", "c"],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2 and "TALLY_JWT_SECRET" in result.stderr
 

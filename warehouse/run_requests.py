@@ -30,7 +30,11 @@ def connected_platforms(db: sa.Connection, company_id: str) -> list[str]:
 
 
 def create_request(
-    db: sa.Connection, company_id: str, kind: RequestKind, platforms: list[str], requested_by: str | None,
+    db: sa.Connection,
+    company_id: str,
+    kind: RequestKind,
+    platforms: list[str],
+    requested_by: str | None,
     days: int | None = None,
 ) -> str:
     """Write a pending request; a second active backfill of one company violates a unique index: 409."""
@@ -40,9 +44,17 @@ def create_request(
         with db.begin_nested():
             db.execute(
                 run_requests.insert().values(
-                    id=request_id, company_id=company_id, kind=kind, days=days, platforms=platforms,
-                    status="pending", requested_by=requested_by, dagster_backfill_ids=[], progress={},
-                    created_at=stamp, updated_at=stamp,
+                    id=request_id,
+                    company_id=company_id,
+                    kind=kind,
+                    days=days,
+                    platforms=platforms,
+                    status="pending",
+                    requested_by=requested_by,
+                    dagster_backfill_ids=[],
+                    progress={},
+                    created_at=stamp,
+                    updated_at=stamp,
                 )
             )
     except sa.exc.IntegrityError:
@@ -85,8 +97,9 @@ def mark_launched(db: sa.Connection, request_id: str, backfill_ids: list[str], p
     db.execute(
         run_requests.update()
         .where(run_requests.c.id == request_id)
-        .values(status="running", dagster_backfill_ids=backfill_ids, progress=progress, started_at=stamp,
-                updated_at=stamp)
+        .values(
+            status="running", dagster_backfill_ids=backfill_ids, progress=progress, started_at=stamp, updated_at=stamp
+        )
     )
 
 
@@ -104,4 +117,6 @@ def update_progress(
 def record_backfills(db: sa.Connection, request_id: str, backfill_ids: list[str]) -> None:
     """Remember the Dagster backfill ids a request became (found by its tag once the daemon made them)."""
     if backfill_ids:
-        db.execute(run_requests.update().where(run_requests.c.id == request_id).values(dagster_backfill_ids=backfill_ids))
+        db.execute(
+            run_requests.update().where(run_requests.c.id == request_id).values(dagster_backfill_ids=backfill_ids)
+        )

@@ -105,10 +105,16 @@ def backfill_state(company_id: ViewCompany, db: Db) -> BackfillStateOut:
     progress = {p: PlatformProgress(**v) for p, v in (row["progress"] or {}).items()}
     return BackfillStateOut(
         backfill=BackfillState(
-            id=row["id"], status=row["status"], days=row["days"], platforms=row["platforms"], progress=progress,
+            id=row["id"],
+            status=row["status"],
+            days=row["days"],
+            platforms=row["platforms"],
+            progress=progress,
             partitions_done=sum(p.partitions_done for p in progress.values()),
             partitions_total=sum(p.partitions_total for p in progress.values()),
-            error=row["error"], created_at=row["created_at"], started_at=row["started_at"],
+            error=row["error"],
+            created_at=row["created_at"],
+            started_at=row["started_at"],
             finished_at=row["finished_at"],
         )
     )

@@ -5,8 +5,6 @@ partition range with the platform's dlt source into ``raw_<platform>``, and then
 platform no longer returns, so a re-run replaces exactly that client's days.
 """
 
-from __future__ import annotations
-
 import shutil
 import time
 from collections.abc import Iterator

@@ -64,9 +64,7 @@ class EmulatorState:
         """The emulator's today (settable by tests that need a fixed clock)."""
         return self.today or date.today()
 
-    async def gate(
-        self, platform: str, account_id: str, token: str | None, errors: PlatformErrors
-    ) -> Response | None:
+    async def gate(self, platform: str, account_id: str, token: str | None, errors: PlatformErrors) -> Response | None:
         """The error response this request gets before any data, or None to go on."""
         self.requests[(platform, account_id)] += 1
         plan = self.plan(platform, account_id)

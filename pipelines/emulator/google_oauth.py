@@ -27,9 +27,7 @@ def _invalid_grant(description: str) -> JSONResponse:
 def _token(seed: str, scope: str) -> JSONResponse:
     """A bearer access token derived from the grant, so the same grant gets the same token."""
     digest = hashlib.sha256(seed.encode()).hexdigest()[:24]
-    return JSONResponse(
-        {"access_token": f"ya29.{digest}", "expires_in": 3599, "scope": scope, "token_type": "Bearer"}
-    )
+    return JSONResponse({"access_token": f"ya29.{digest}", "expires_in": 3599, "scope": scope, "token_type": "Bearer"})
 
 
 @router.post("/token")

@@ -15,8 +15,20 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 TIMEZONES = ["America/New_York", "America/Los_Angeles", "Europe/London", "Australia/Sydney", "America/Chicago"]
-CAMPAIGN_WORDS = ["Prospecting", "Retargeting", "Brand", "Spring Sale", "Lookalike", "Catalog", "Search",
-                  "Video Views", "Black Friday", "Evergreen", "Launch", "Awareness"]
+CAMPAIGN_WORDS = [
+    "Prospecting",
+    "Retargeting",
+    "Brand",
+    "Spring Sale",
+    "Lookalike",
+    "Catalog",
+    "Search",
+    "Video Views",
+    "Black Friday",
+    "Evergreen",
+    "Launch",
+    "Awareness",
+]
 OBJECTIVES = {
     "meta_ads": ["OUTCOME_SALES", "OUTCOME_TRAFFIC", "OUTCOME_AWARENESS", "OUTCOME_LEADS"],
     "google_ads": ["SEARCH", "PERFORMANCE_MAX", "DISPLAY", "SHOPPING", "VIDEO"],

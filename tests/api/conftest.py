@@ -113,7 +113,5 @@ def make_token() -> TokenMaker:
 @pytest.fixture()
 def client(api_url: str, make_token: TokenMaker) -> Iterator[httpx.Client]:
     """An HTTP client of the API authenticated for COMPANY with both permissions."""
-    with httpx.Client(
-        base_url=api_url, headers={"Authorization": f"Bearer {make_token()}"}, timeout=60
-    ) as http:
+    with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {make_token()}"}, timeout=60) as http:
         yield http

@@ -41,8 +41,12 @@ from warehouse.vault import CredentialVault, generate_key
 def tally(tmp_path: Path, emulator_url: str, monkeypatch: pytest.MonkeyPatch) -> TallyResource:
     """The Tally resource on a fresh app database and warehouse, platforms at the emulator, quick retries."""
     monkeypatch.setenv("TALLY_ENCRYPTION_KEYS", generate_key())
-    for name, value in {"HTTP_BACKOFF_FACTOR": "0.01", "HTTP_MAX_RETRY_DELAY_SECONDS": "1",
-                        "HTTP_MAX_ATTEMPTS": "3", "HTTP_TIMEOUT_SECONDS": "5"}.items():
+    for name, value in {
+        "HTTP_BACKOFF_FACTOR": "0.01",
+        "HTTP_MAX_RETRY_DELAY_SECONDS": "1",
+        "HTTP_MAX_ATTEMPTS": "3",
+        "HTTP_TIMEOUT_SECONDS": "5",
+    }.items():
         monkeypatch.setenv(f"TALLY_{name}", value)
     url = f"sqlite:///{tmp_path / 'app.db'}"
     upgrade(url)
@@ -67,15 +71,24 @@ def connect(tally: TallyResource) -> Connect:
         credentials = spec.credentials_model.model_validate({**emulator_credentials(platform, seed), **overrides})
         account = synthetic.account(platform, credentials.account_id())
         with tally.app_engine().begin() as db:
-            return store.insert_connection(
+            store.insert_connection(
                 db,
                 store.NewConnection(
-                    company_id=company_id, platform=platform, source="manual", connected_by_user_id="test",
-                    account_id=credentials.account_id(), display_name=None, store_url=None,
-                    currency=account.currency, timezone=account.timezone, scopes=[], token_expires_at=None,
+                    company_id=company_id,
+                    platform=platform,
+                    source="manual",
+                    connected_by_user_id="test",
+                    account_id=credentials.account_id(),
+                    display_name=None,
+                    store_url=None,
+                    currency=account.currency,
+                    timezone=account.timezone,
+                    scopes=[],
+                    token_expires_at=None,
                     credentials_encrypted=CredentialVault.from_settings(tally.settings).encrypt(credentials.plain()),
                 ),
             )
+            return store.connected_connection(db, company_id, platform)
 
     return make
 
@@ -90,8 +103,14 @@ def run_backfill(instance: dg.DagsterInstance, tally: TallyResource, request: dg
     """Submit and execute one backfill run request as the daemon would; returns whether its run succeeded."""
     subset = request.asset_graph_subset
     backfill = PartitionBackfill.from_asset_graph_subset(
-        backfill_id=uuid.uuid4().hex[:8], backfill_timestamp=time.time(), tags=request.tags,
-        dynamic_partitions_store=instance, asset_graph_subset=subset, title=None, description=None, run_config=None,
+        backfill_id=uuid.uuid4().hex[:8],
+        backfill_timestamp=time.time(),
+        tags=request.tags,
+        dynamic_partitions_store=instance,
+        asset_graph_subset=subset,
+        title=None,
+        description=None,
+        run_config=None,
     )
     instance.add_backfill(backfill)
     keys = sorted({str(entry.partition_key) for entry in subset.iterate_asset_partitions()})
@@ -101,8 +120,12 @@ def run_backfill(instance: dg.DagsterInstance, tally: TallyResource, request: dg
         instance=instance,
         resources={"tally": tally},
         raise_on_error=False,
-        tags={**request.tags, BACKFILL_ID_TAG: backfill.backfill_id,
-              ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        tags={
+            **request.tags,
+            BACKFILL_ID_TAG: backfill.backfill_id,
+            ASSET_PARTITION_RANGE_START_TAG: keys[0],
+            ASSET_PARTITION_RANGE_END_TAG: keys[-1],
+        },
     )
     status = BulkActionStatus.COMPLETED_SUCCESS if result.success else BulkActionStatus.COMPLETED_FAILED
     instance.update_backfill(backfill.with_status(status))
@@ -113,7 +136,8 @@ def warehouse_rows(settings: Settings, schema: str, table: str) -> list[tuple[An
     """Every row of a warehouse table without dlt's load bookkeeping, sorted, for exact comparison."""
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as db:
         columns = [
-            name for (name,) in db.execute(
+            name
+            for (name,) in db.execute(
                 "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
                 "and column_name not in ('_dlt_load_id', '_dlt_id') order by column_name",
                 [schema, table],

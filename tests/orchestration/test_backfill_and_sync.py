@@ -30,8 +30,9 @@ def yesterday_in(timezone: str) -> date:
     return datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
 
 
-def direct_rows(tally: TallyResource, tmp_settings_dir: str, platform: str, company: str, start: date,
-                end: date, seed: int) -> dict[str, list]:
+def direct_rows(
+    tally: TallyResource, tmp_settings_dir: str, platform: str, company: str, start: date, end: date, seed: int
+) -> dict[str, list]:
     """The same window loaded by calling the platform's dlt source directly, for comparison."""
     settings = tally.settings.model_copy(update={"data_dir": tally.settings.data_dir.parent / tmp_settings_dir})
     spec = get_platform(platform)
@@ -59,8 +60,11 @@ def test_backfill_becomes_one_single_run_backfill_per_platform_loading_the_emula
     assert len(result.run_requests) == 3
     for run_request in result.run_requests:
         platform = run_request.tags["tally/platform"]
-        assert run_request.tags == {"tally/company_id": "acme", "tally/platform": platform,
-                                    "tally/request_id": request_id}
+        assert run_request.tags == {
+            "tally/company_id": "acme",
+            "tally/platform": platform,
+            "tally/request_id": request_id,
+        }
         partitions = {str(p.partition_key) for p in run_request.asset_graph_subset.iterate_asset_partitions()}
         end = yesterday_in(connections[platform]["timezone"])
         assert partitions == {f"acme|{end - timedelta(days=n)}" for n in range(30)}
@@ -75,8 +79,10 @@ def test_backfill_becomes_one_single_run_backfill_per_platform_loading_the_emula
     tick(instance, tally)
     [row] = outbox(tally)
     assert row["status"] == "succeeded"
-    assert all(entry == {"status": "succeeded", "partitions_done": 30, "partitions_total": 30, "error": None}
-               for entry in row["progress"].values())
+    assert all(
+        entry == {"status": "succeeded", "partitions_done": 30, "partitions_total": 30, "error": None}
+        for entry in row["progress"].values()
+    )
     assert len(row["dagster_backfill_ids"]) == 3
 
     for platform in AD_PLATFORMS:
@@ -95,7 +101,9 @@ def test_sync_loads_each_platforms_lookback_window(
     result = tick(instance, tally)
     windows = {}
     for run_request in result.run_requests:
-        days = sorted(str(p.partition_key).split("|")[1] for p in run_request.asset_graph_subset.iterate_asset_partitions())
+        days = sorted(
+            str(p.partition_key).split("|")[1] for p in run_request.asset_graph_subset.iterate_asset_partitions()
+        )
         windows[run_request.tags["tally/platform"]] = (days[0], days[-1], len(set(days)))
         assert run_backfill(instance, tally, run_request)
     meta_end, shop_end = yesterday_in(meta["timezone"]), yesterday_in(shop["timezone"])
@@ -115,21 +123,40 @@ def warehouse_rows_dates(tally: TallyResource, schema: str, table: str) -> list[
 def test_rerunning_a_partition_range_replaces_only_that_clients_days(
     instance: dg.DagsterInstance, tally: TallyResource, connect: Connect, emulator: httpx.Client
 ) -> None:
-    connect("acme", "meta_ads", seed=1)
+    acme = connect("acme", "meta_ads", seed=1)
     connect("globex", "meta_ads", seed=2)
     for company in ("acme", "globex"):
-        request(tally, company, "backfill", ["meta_ads"], days=30)
+        request(tally, company, "backfill", ["meta_ads"], days=60)
     for run_request in tick(instance, tally).run_requests:
         assert run_backfill(instance, tally, run_request)
     tick(instance, tally)
-    before = warehouse_rows(tally.settings, "raw_meta_ads", "campaign_daily")
+    before = campaign_days(tally)
 
+    # Late attribution: acme's recent days gain conversions on the next pull; a sync re-pulls 28 of its 60 days.
+    emulator.put(f"/_emulator/faults/meta_ads/{acme['account_id']}", json={"late_attribution": True})
     request(tally, "acme", "sync", ["meta_ads"])
     for run_request in tick(instance, tally).run_requests:
         assert run_backfill(instance, tally, run_request)
-    after = warehouse_rows(tally.settings, "raw_meta_ads", "campaign_daily")
-    assert sorted(after) == sorted(before)
-    assert len(after) == len(set(after))
+    after = campaign_days(tally)
+
+    assert len(after) == len(before), "a re-pull must not duplicate or drop rows"
+    window_start = str(yesterday_in(acme["timezone"]) - timedelta(days=27))
+    changed = {key for key in after if after[key] != before[key]}
+    assert changed, "late conversions should have restated some of acme's recent days"
+    assert all(company == "acme" and day >= window_start for company, day, _ in changed)
+
+
+def campaign_days(tally: TallyResource) -> dict[tuple[str, str, str], str]:
+    """Conversions per (company, day, campaign) in the warehouse, failing on a duplicate key."""
+    import duckdb
+
+    with duckdb.connect(str(tally.settings.duckdb_path), read_only=True) as db:
+        rows = db.execute(
+            'select company_id, cast("date" as varchar), campaign_id, conversions from raw_meta_ads.campaign_daily'
+        ).fetchall()
+    keyed = {(company, day, campaign): conversions for company, day, campaign, conversions in rows}
+    assert len(keyed) == len(rows)
+    return keyed
 
 
 def test_company_without_a_connection_to_the_platform_loads_nothing_and_succeeds(
@@ -139,11 +166,14 @@ def test_company_without_a_connection_to_the_platform_loads_nothing_and_succeeds
     instance.add_dynamic_partitions("clients", ["acme"])
     result = dg.materialize(
         [asset for asset in defs.assets if asset.node_def.name == "tiktok_ads_raw"],
-        instance=instance, resources={"tally": tally}, partition_key="acme|2026-01-05",
+        instance=instance,
+        resources={"tally": tally},
+        partition_key="acme|2026-01-05",
     )
     assert result.success
-    [materialization] = [m for m in result.asset_materializations_for_node("tiktok_ads_raw")
-                         if m.asset_key.path[-1] == "campaign_daily"]
+    [materialization] = [
+        m for m in result.asset_materializations_for_node("tiktok_ads_raw") if m.asset_key.path[-1] == "campaign_daily"
+    ]
     assert materialization.metadata["skipped"].value == "no active tiktok_ads connection"
 
 
@@ -155,7 +185,9 @@ def test_platform_failure_fails_only_that_platform_and_is_recorded(
     connect("acme", "tiktok_ads")
     emulator.put(f"/_emulator/faults/meta_ads/{meta['account_id']}", json=fault).raise_for_status()
     request(tally, "acme", "backfill", ["meta_ads", "tiktok_ads"], days=30)
-    outcomes = {rr.tags["tally/platform"]: run_backfill(instance, tally, rr) for rr in tick(instance, tally).run_requests}
+    outcomes = {
+        rr.tags["tally/platform"]: run_backfill(instance, tally, rr) for rr in tick(instance, tally).run_requests
+    }
     assert outcomes == {"meta_ads": False, "tiktok_ads": True}
     tick(instance, tally)
     [row] = outbox(tally)

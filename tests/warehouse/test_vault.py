@@ -26,8 +26,17 @@ def store_connection(engine: sa.Engine, vault: CredentialVault, company: str) ->
         row = store.insert_connection(
             db,
             store.NewConnection(
-                company_id=company, platform="meta_ads", source="manual", connected_by_user_id="u", account_id="77",
-                display_name=None, store_url=None, currency="USD", timezone="UTC", scopes=[], token_expires_at=None,
+                company_id=company,
+                platform="meta_ads",
+                source="manual",
+                connected_by_user_id="u",
+                account_id="77",
+                display_name=None,
+                store_url=None,
+                currency="USD",
+                timezone="UTC",
+                scopes=[],
+                token_expires_at=None,
                 credentials_encrypted=vault.encrypt(CREDENTIALS),
             ),
         )

@@ -12,8 +12,21 @@ from warehouse.app_tables import connections
 from warehouse.vault import CredentialVault
 
 DOCUMENTED_FIELDS = {
-    "id", "company_id", "platform", "status", "source", "connected_by_user_id", "connected_at", "last_synced_at",
-    "last_sync_error", "store_url", "account_id", "display_name", "scopes", "token_expires_at", "created_at",
+    "id",
+    "company_id",
+    "platform",
+    "status",
+    "source",
+    "connected_by_user_id",
+    "connected_at",
+    "last_synced_at",
+    "last_sync_error",
+    "store_url",
+    "account_id",
+    "display_name",
+    "scopes",
+    "token_expires_at",
+    "created_at",
     "updated_at",
 }
 SENTINEL = "sentinel-7f3a9c-do-not-leak"

@@ -49,7 +49,9 @@ def load_from_arrow(settings: Settings, platform: str, scratch: Path) -> tuple[i
                 [raw_dataset(platform)],
             ).fetchall()
         ]
-        arrow = {name: source.execute(f'select * from {raw_dataset(platform)}."{name}"').arrow() for name in tables}
+        arrow = {
+            name: source.sql(f'select * from {raw_dataset(platform)}."{name}"').to_arrow_table() for name in tables
+        }
     rows = sum(table.num_rows for table in arrow.values())
     floor_path = scratch / f"floor_{platform}.duckdb"
     started = time.perf_counter()

@@ -12,7 +12,6 @@ import os
 import secrets
 from collections.abc import Callable
 from datetime import date
-from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -80,12 +79,12 @@ class Settings(BaseSettings):
             raise ValueError("TALLY_SHOPIFY_BASE_URL must contain the placeholder {shop}")
         return value.rstrip("/")
 
-    @cached_property
+    @property
     def resolved_app_database_url(self) -> str:
         """The app database URL, defaulting to SQLite in the data dir."""
         return self.app_database_url or f"sqlite:///{(self.data_dir / 'app.db').resolve()}"
 
-    @cached_property
+    @property
     def duckdb_path(self) -> Path:
         """The DuckDB warehouse file used when no PostgreSQL warehouse is configured."""
         return (self.data_dir / "warehouse.duckdb").resolve()

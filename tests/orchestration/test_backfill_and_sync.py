@@ -243,3 +243,22 @@ def test_credentials_never_reach_dagster_events_or_run_config(
         for record in instance.all_logs(run.run_id):
             assert sentinel not in str(record)
     assert sentinel not in str(warehouse_rows(tally.settings, "raw_meta_ads", "campaign_daily"))
+
+
+def test_daily_refresh_queues_a_sync_of_every_connected_company(
+    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
+) -> None:
+    from orchestration.schedules import daily_refresh_job
+
+    connect("acme", "meta_ads")
+    connect("acme", "ga4")
+    connect("globex", "tiktok_ads")
+    result = daily_refresh_job.execute_in_process(instance=instance, resources={"tally": tally})
+    assert result.success and result.output_for_node("queue_daily_syncs") == 2
+    queued = {row["company_id"]: sorted(row["platforms"]) for row in outbox(tally) if row["kind"] == "sync"}
+    assert queued == {"acme": ["ga4", "meta_ads"], "globex": ["tiktok_ads"]}
+    windows = {
+        rr.tags["tally/platform"]: len({p.partition_key for p in rr.asset_graph_subset.iterate_asset_partitions()})
+        for rr in tick(instance, tally).run_requests
+    }
+    assert windows == {"meta_ads": 28, "ga4": 3, "tiktok_ads": 28}

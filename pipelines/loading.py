@@ -10,13 +10,24 @@ import re
 from pathlib import Path
 
 import dlt
+import polars as pl
+import pyarrow as pa
 from dlt.common.destination import Destination
+from dlt.common.schema.typing import TWriteDispositionConfig
 
 from tally.settings import Settings
 
 # What a raw metrics table merges on: a load replaces every row of the (company, day)s it brings.
 DAILY_SLICE_KEY = ("company_id", "date")
+# Every raw table merges by deleting the rows of the merge key's values the load brings, then inserting.
+REPLACE_DAYS: TWriteDispositionConfig = {"disposition": "merge", "strategy": "delete-insert"}
 SAFE_NAME = re.compile(r"[^a-z0-9_]+")
+
+
+def keyed_arrow(frame: pl.DataFrame, keys: tuple[str, ...]) -> pa.Table:
+    """The frame as Arrow with its key columns marked not-null, as dlt's schema has them (else dlt warns per page)."""
+    table = frame.to_arrow()
+    return table.cast(pa.schema([field.with_nullable(field.name not in keys) for field in table.schema]))
 
 
 def raw_dataset(platform: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     ga4_base_url: str = "https://analyticsdata.googleapis.com"
     ga4_admin_base_url: str = "https://analyticsadmin.googleapis.com"
 
+    platform_base_url: str | None = Field(
+        default=None, description="One host serving every platform's API (the emulator); overrides the URLs above."
+    )
+
     http_timeout_seconds: float = Field(default=30.0, description="Timeout of one platform request.")
     http_max_attempts: int = Field(default=5, description="Attempts per platform request (429, 5xx).")
     http_backoff_factor: float = Field(default=1.0, description="Exponential backoff multiplier.")
@@ -78,6 +82,16 @@ class Settings(BaseSettings):
         if "{shop}" not in value:
             raise ValueError("TALLY_SHOPIFY_BASE_URL must contain the placeholder {shop}")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_platform_host(self) -> Settings:
+        if not self.platform_base_url:
+            return self
+        base = self.platform_base_url.rstrip("/")
+        for name in ("meta_ads", "google_ads", "google_oauth", "tiktok_ads", "ga4", "ga4_admin"):
+            object.__setattr__(self, f"{name}_base_url", base)
+        object.__setattr__(self, "shopify_base_url", f"{base}/shopify/{{shop}}")
+        return self
 
     @property
     def resolved_app_database_url(self) -> str:
@@ -109,18 +123,7 @@ class Settings(BaseSettings):
 
     def point_platforms_at(self, base_url: str) -> Settings:
         """A copy of these settings whose platform clients all talk to one host (the emulator)."""
-        base = base_url.rstrip("/")
-        return self.model_copy(
-            update={
-                "meta_ads_base_url": base,
-                "google_ads_base_url": base,
-                "google_oauth_base_url": base,
-                "tiktok_ads_base_url": base,
-                "shopify_base_url": f"{base}/shopify/{{shop}}",
-                "ga4_base_url": base,
-                "ga4_admin_base_url": base,
-            }
-        )
+        return Settings.model_validate({**self.model_dump(), "platform_base_url": base_url})
 
 
 def _local_secret(path: Path, make: Callable[[], bytes]) -> str:

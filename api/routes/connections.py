@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.deps import CurrentPrincipal, Db, SettingsDep, UpdateCompany, VaultDep, ViewCompany
 from pipelines.registry import check_connection, get_platform, parse_credentials
@@ -42,6 +42,14 @@ class ConnectionOut(BaseModel):
     token_expires_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @field_validator(
+        "connected_at", "last_synced_at", "token_expires_at", "created_at", "updated_at", mode="after"
+    )
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """Every time is written in UTC; SQLite hands it back without the zone, so it is put back."""
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class ConnectionsOut(BaseModel):

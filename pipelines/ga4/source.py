@@ -44,10 +44,9 @@ from pipelines.ga4.settings import (
     REPORT_ROW_SCHEMA,
 )
 from pipelines.google_oauth import AccessToken
-from pipelines.loading import DAILY_SLICE_KEY
+from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, keyed_arrow
 from tally.settings import Settings
 
-REPLACE_DAYS: Any = {"disposition": "merge", "strategy": "delete-insert"}
 TRAFFIC_KEY = ("company_id", "date", "session_campaign_name", "session_source_medium")
 
 
@@ -96,12 +95,6 @@ class PropertyReport:
             pl.lit(found.timezone).alias("account_timezone"),
             pl.all(),
         )
-
-
-def keyed_arrow(frame: pl.DataFrame, keys: tuple[str, ...]) -> pa.Table:
-    """The frame as Arrow with its key columns marked not-null, as dlt's schema has them (else dlt warns)."""
-    table = frame.to_arrow()
-    return table.cast(pa.schema([field.with_nullable(field.name not in keys) for field in table.schema]))
 
 
 @dlt.resource(name="traffic_daily", write_disposition=REPLACE_DAYS, merge_key=DAILY_SLICE_KEY, primary_key=TRAFFIC_KEY)

@@ -45,10 +45,9 @@ from pipelines.google_ads.client import (
 )
 from pipelines.google_ads.credentials import GoogleAdsCredentials
 from pipelines.google_ads.settings import CAMPAIGN_DAILY_FIELDS, CAMPAIGN_FIELDS
-from pipelines.loading import DAILY_SLICE_KEY
+from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, keyed_arrow
 from tally.settings import Settings
 
-REPLACE_DAYS: Any = {"disposition": "merge", "strategy": "delete-insert"}
 CAMPAIGN_DAY_KEY = ("company_id", "campaign_id", "date")
 CAMPAIGN_KEY = ("company_id", "campaign_id")
 
@@ -128,12 +127,6 @@ class CustomerReport:
             pl.lit(self.customer.timezone).alias("account_timezone"),
             pl.all(),
         )
-
-
-def keyed_arrow(frame: pl.DataFrame, keys: tuple[str, ...]) -> pa.Table:
-    """The frame as Arrow with its key columns marked not-null, as dlt's schema has them (else dlt warns)."""
-    table = frame.to_arrow()
-    return table.cast(pa.schema([field.with_nullable(field.name not in keys) for field in table.schema]))
 
 
 @dlt.resource(

@@ -34,13 +34,12 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from pipelines.base import date_range_params
-from pipelines.loading import DAILY_SLICE_KEY
+from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, keyed_arrow
 from pipelines.meta_ads.client import AdAccount, api_client, campaign_pages, insights_pages, meta_http, read_account
 from pipelines.meta_ads.credentials import MetaAdsCredentials
 from pipelines.meta_ads.settings import CAMPAIGN_FIELDS, INSIGHT_FIELDS, PAGE_SIZE
 from tally.settings import Settings
 
-REPLACE_DAYS: Any = {"disposition": "merge", "strategy": "delete-insert"}
 CAMPAIGN_DAY_KEY = ("company_id", "campaign_id", "date")
 CAMPAIGN_KEY = ("company_id", "campaign_id")
 
@@ -114,12 +113,6 @@ class AdAccountReport:
             pl.lit(self.account.timezone).alias("account_timezone"),
             pl.all(),
         )
-
-
-def keyed_arrow(frame: pl.DataFrame, keys: tuple[str, ...]) -> pa.Table:
-    """The frame as Arrow with its key columns marked not-null, as dlt's schema has them (else dlt warns)."""
-    table = frame.to_arrow()
-    return table.cast(pa.schema([field.with_nullable(field.name not in keys) for field in table.schema]))
 
 
 @dlt.resource(

@@ -29,11 +29,10 @@ from zoneinfo import ZoneInfo
 import dlt
 import polars as pl
 import pyarrow as pa
-from dlt.common.schema.typing import TWriteDispositionConfig
 from dlt.sources import DltResource
 
 from pipelines.base import date_range_params
-from pipelines.loading import DAILY_SLICE_KEY
+from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, keyed_arrow
 from pipelines.shopify.client import Store, local_day_bounds, order_pages, read_store, shopify_http, store_client
 from pipelines.shopify.credentials import ShopifyCredentials
 from pipelines.shopify.settings import (
@@ -47,7 +46,6 @@ from tally.settings import Settings
 
 log = logging.getLogger(__name__)
 
-REPLACE_DAYS: TWriteDispositionConfig = {"disposition": "merge", "strategy": "delete-insert"}
 SHOPIFY_TIMESTAMP = "%Y-%m-%dT%H:%M:%S%#z"
 
 
@@ -134,12 +132,6 @@ def daily_sales_frame(orders: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
         orders_count=pl.col("orders_count").fill_null(0),
         revenue=pl.col("revenue").fill_null(0).cast(REVENUE_TYPE),
     )
-
-
-def keyed_arrow(frame: pl.DataFrame, keys: tuple[str, ...]) -> pa.Table:
-    """The frame as Arrow with its key columns marked not-null, as dlt's schema has them (else dlt warns per page)."""
-    table = frame.to_arrow()
-    return table.cast(pa.schema([field.with_nullable(field.name not in keys) for field in table.schema]))
 
 
 @dlt.resource(

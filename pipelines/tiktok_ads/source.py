@@ -30,7 +30,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from pipelines.base import date_range_params
-from pipelines.loading import DAILY_SLICE_KEY
+from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, keyed_arrow
 from pipelines.tiktok_ads.client import (
     Advertiser,
     api_client,
@@ -51,7 +51,6 @@ from pipelines.tiktok_ads.settings import (
 )
 from tally.settings import Settings
 
-REPLACE_DAYS: Any = {"disposition": "merge", "strategy": "delete-insert"}
 CAMPAIGN_DAY_KEY = ("company_id", "campaign_id", "date")
 CAMPAIGN_KEY = ("company_id", "campaign_id")
 
@@ -119,12 +118,6 @@ class AdvertiserReport:
             pl.lit(self.advertiser.timezone).alias("account_timezone"),
             pl.all(),
         )
-
-
-def keyed_arrow(frame: pl.DataFrame, keys: tuple[str, ...]) -> pa.Table:
-    """The frame as Arrow with its key columns marked not-null, as dlt's schema has them (else dlt warns)."""
-    table = frame.to_arrow()
-    return table.cast(pa.schema([field.with_nullable(field.name not in keys) for field in table.schema]))
 
 
 @dlt.resource(

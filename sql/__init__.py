@@ -1,0 +1,1 @@
+"""The SQL models (package data): staging, marts and rollups, run by ``warehouse.models``."""

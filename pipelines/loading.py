@@ -30,6 +30,16 @@ def keyed_arrow(frame: pl.DataFrame, keys: tuple[str, ...]) -> pa.Table:
     return table.cast(pa.schema([field.with_nullable(field.name not in keys) for field in table.schema]))
 
 
+def account_columns(company_id: str, account_id: str, currency: str, timezone: str) -> list[pl.Expr]:
+    """The company and account columns every raw row carries, first in each table."""
+    return [
+        pl.lit(company_id).alias("company_id"),
+        pl.lit(account_id).alias("account_id"),
+        pl.lit(currency).alias("currency"),
+        pl.lit(timezone).alias("account_timezone"),
+    ]
+
+
 def raw_dataset(platform: str) -> str:
     """The warehouse schema (dataset) that holds a platform's raw tables."""
     return f"raw_{platform}"

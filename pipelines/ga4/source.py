@@ -44,7 +44,7 @@ from pipelines.ga4.settings import (
     REPORT_ROW_SCHEMA,
 )
 from pipelines.google_oauth import AccessToken
-from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, keyed_arrow
+from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, account_columns, keyed_arrow
 from tally.settings import Settings
 
 TRAFFIC_KEY = ("company_id", "date", "session_campaign_name", "session_source_medium")
@@ -88,11 +88,8 @@ class PropertyReport:
         ]
         raw = report.select(values)
         return raw.select(
-            pl.lit(self.company_id).alias("company_id"),
-            pl.lit(self.property_id).alias("account_id"),
+            *account_columns(self.company_id, self.property_id, found.currency, found.timezone),
             pl.col("date_yyyymmdd").str.to_date(REPORT_DATE_FORMAT).alias("date"),
-            pl.lit(found.currency).alias("currency"),
-            pl.lit(found.timezone).alias("account_timezone"),
             pl.all(),
         )
 

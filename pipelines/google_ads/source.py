@@ -45,7 +45,7 @@ from pipelines.google_ads.client import (
 )
 from pipelines.google_ads.credentials import GoogleAdsCredentials
 from pipelines.google_ads.settings import CAMPAIGN_DAILY_FIELDS, CAMPAIGN_FIELDS
-from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, keyed_arrow
+from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, account_columns, keyed_arrow
 from tally.settings import Settings
 
 CAMPAIGN_DAY_KEY = ("company_id", "campaign_id", "date")
@@ -121,10 +121,9 @@ class CustomerReport:
     def with_account(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The frame behind the company and customer columns every row carries."""
         return frame.select(
-            pl.lit(self.company_id).alias("company_id"),
-            pl.lit(self.credentials.customer_id).alias("account_id"),
-            pl.lit(self.customer.currency).alias("currency"),
-            pl.lit(self.customer.timezone).alias("account_timezone"),
+            *account_columns(
+                self.company_id, self.credentials.customer_id, self.customer.currency, self.customer.timezone
+            ),
             pl.all(),
         )
 

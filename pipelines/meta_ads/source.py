@@ -34,7 +34,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from pipelines.base import date_range_params
-from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, keyed_arrow
+from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, account_columns, keyed_arrow
 from pipelines.meta_ads.client import AdAccount, api_client, campaign_pages, insights_pages, meta_http, read_account
 from pipelines.meta_ads.credentials import MetaAdsCredentials
 from pipelines.meta_ads.settings import CAMPAIGN_FIELDS, INSIGHT_FIELDS, PAGE_SIZE
@@ -107,10 +107,9 @@ class AdAccountReport:
     def with_account(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The frame behind the company and ad account columns every row carries."""
         return frame.select(
-            pl.lit(self.company_id).alias("company_id"),
-            pl.lit(self.credentials.ad_account_id).alias("account_id"),
-            pl.lit(self.account.currency).alias("currency"),
-            pl.lit(self.account.timezone).alias("account_timezone"),
+            *account_columns(
+                self.company_id, self.credentials.ad_account_id, self.account.currency, self.account.timezone
+            ),
             pl.all(),
         )
 

@@ -30,7 +30,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from pipelines.base import date_range_params
-from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, keyed_arrow
+from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, account_columns, keyed_arrow
 from pipelines.tiktok_ads.client import (
     Advertiser,
     api_client,
@@ -112,10 +112,7 @@ class AdvertiserReport:
     def with_account(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The frame behind the company and advertiser columns every row carries."""
         return frame.select(
-            pl.lit(self.company_id).alias("company_id"),
-            pl.lit(self.advertiser_id).alias("account_id"),
-            pl.lit(self.advertiser.currency).alias("currency"),
-            pl.lit(self.advertiser.timezone).alias("account_timezone"),
+            *account_columns(self.company_id, self.advertiser_id, self.advertiser.currency, self.advertiser.timezone),
             pl.all(),
         )
 

@@ -15,14 +15,19 @@ from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraph
 from dagster._core.definitions.events import AssetKeyPartitionKey
 from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 
+from orchestration.assets.marts import mart_asset_key
 from orchestration.assets.raw import RAW_TABLES, raw_asset_key
 from orchestration.partitions import CLIENTS, partition_key
 from orchestration.resources import TallyResource
 from warehouse import connections as store
 from warehouse import run_requests as outbox
+from warehouse.models import MART_MODELS
 
 TAG_COMPANY, TAG_PLATFORM, TAG_REQUEST = "tally/company_id", "tally/platform", "tally/request_id"
-RAW_SELECTION = dg.AssetSelection.assets(*[raw_asset_key(p, t) for p, tables in RAW_TABLES.items() for t in tables])
+REQUEST_SELECTION = dg.AssetSelection.assets(
+    *[raw_asset_key(p, t) for p, tables in RAW_TABLES.items() for t in tables],
+    *[mart_asset_key(name) for name in MART_MODELS],
+)
 DONE = {BulkActionStatus.COMPLETED_SUCCESS: "succeeded", BulkActionStatus.COMPLETED: "succeeded"}
 FAILED = {BulkActionStatus.FAILED, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.CANCELED}
 
@@ -116,7 +121,7 @@ def _run_failure(context: dg.SensorEvaluationContext, request_id: str, platform:
 @dg.sensor(
     name="run_requests_sensor",
     minimum_interval_seconds=5,
-    asset_selection=RAW_SELECTION,
+    asset_selection=REQUEST_SELECTION,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Launches sync and backfill requests written by the API, and records their progress.",
 )
@@ -144,7 +149,18 @@ def run_requests_sensor(context: dg.SensorEvaluationContext, tally: TallyResourc
         with tally.app_engine().begin() as db:
             outbox.update_progress(db, request["id"], progress, status, _first_error(progress))
             outbox.record_backfills(db, request["id"], backfill_ids)
+        if status != "running" and any(entry["status"] == "succeeded" for entry in progress.values()):
+            launched.append(marts_run(request))
     return dg.SensorResult(run_requests=launched)
+
+
+def marts_run(request: dict[str, Any]) -> dg.RunRequest:
+    """Rebuild the marts once a request's loads are done (some platforms may have failed; the rest is new)."""
+    return dg.RunRequest(
+        run_key=f"marts-{request['id']}",
+        asset_selection=[mart_asset_key(name) for name in MART_MODELS],
+        tags={TAG_COMPANY: request["company_id"], TAG_REQUEST: request["id"]},
+    )
 
 
 def _first_error(progress: dict[str, Any]) -> str | None:

@@ -7,12 +7,16 @@ loaded yet (a client without that platform) becomes an empty view of the same co
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import sqlalchemy as sa
+
+from tally.settings import Settings
 
 Warehouse = duckdb.DuckDBPyConnection | sa.Connection
 
@@ -98,3 +102,30 @@ def query(warehouse: Warehouse, statement: str) -> list[tuple[Any, ...]]:
     if isinstance(warehouse, sa.Connection):
         return [tuple(row) for row in warehouse.exec_driver_sql(statement)]
     return warehouse.execute(statement).fetchall()
+
+
+@contextmanager
+def warehouse_transaction(settings: Settings) -> Iterator[Warehouse]:
+    """One transaction on the configured warehouse: PostgreSQL by URL, else the DuckDB file."""
+    if settings.warehouse_url:
+        engine = sa.create_engine(settings.warehouse_url)
+        try:
+            with engine.begin() as connection:
+                yield connection
+        finally:
+            engine.dispose()
+        return
+    with duckdb.connect(str(settings.duckdb_path)) as connection:
+        connection.begin()
+        try:
+            yield connection
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+
+
+def build_marts(settings: Settings) -> dict[str, bool]:
+    """Rebuild every staging view and mart in one warehouse transaction."""
+    with warehouse_transaction(settings) as warehouse:
+        return run_models(warehouse)

@@ -38,8 +38,8 @@ from warehouse.vault import CredentialVault, generate_key
 
 
 @pytest.fixture()
-def tally(tmp_path: Path, emulator_url: str, monkeypatch: pytest.MonkeyPatch) -> TallyResource:
-    """The Tally resource on a fresh app database and warehouse, platforms at the emulator, quick retries."""
+def tally(tmp_path: Path, emulator: Any, emulator_url: str, monkeypatch: pytest.MonkeyPatch) -> TallyResource:
+    """The Tally resource on a fresh app database and warehouse, platforms at a reset emulator, quick retries."""
     monkeypatch.setenv("TALLY_ENCRYPTION_KEYS", generate_key())
     for name, value in {
         "HTTP_BACKOFF_FACTOR": "0.01",
@@ -91,6 +91,11 @@ def connect(tally: TallyResource) -> Connect:
             return store.connected_connection(db, company_id, platform)
 
     return make
+
+
+def backfills(result: dg.SensorResult) -> list[dg.RunRequest]:
+    """The backfill run requests of a sensor result (the others rebuild the marts)."""
+    return [request for request in result.run_requests or [] if request.asset_graph_subset is not None]
 
 
 def tick(instance: dg.DagsterInstance, tally: TallyResource) -> dg.SensorResult:

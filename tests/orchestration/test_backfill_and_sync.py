@@ -15,7 +15,7 @@ from orchestration.resources import TallyResource
 from pipelines.emulator.accounts import emulator_credentials
 from pipelines.loading import platform_pipeline
 from pipelines.registry import get_platform
-from tests.orchestration.conftest import Connect, outbox, run_backfill, tick, warehouse_rows
+from tests.orchestration.conftest import Connect, backfills, outbox, run_backfill, tick, warehouse_rows
 from warehouse import run_requests as requests_store
 
 AD_PLATFORMS = ["meta_ads", "google_ads", "tiktok_ads"]
@@ -234,7 +234,7 @@ def test_credentials_never_reach_dagster_events_or_run_config(
     assert run_backfill(instance, tally, run_request)
     emulator.put(f"/_emulator/faults/meta_ads/{meta['account_id']}", json={"revoke_after": 0})
     request(tally, "acme", "sync", ["meta_ads"])
-    [run_request] = tick(instance, tally).run_requests
+    [run_request] = backfills(tick(instance, tally))
     assert not run_backfill(instance, tally, run_request)
     assert len(instance.get_runs()) == 2
     for run in instance.get_runs():
@@ -262,3 +262,34 @@ def test_daily_refresh_queues_a_sync_of_every_connected_company(
         for rr in tick(instance, tally).run_requests
     }
     assert windows == {"meta_ads": 28, "ga4": 3, "tiktok_ads": 28}
+
+
+def test_finished_request_rebuilds_the_marts_from_the_raw_tables(
+    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
+) -> None:
+    import duckdb
+
+    from orchestration.assets.marts import marts
+
+    connect("acme", "meta_ads")
+    connect("acme", "google_ads")
+    request(tally, "acme", "backfill", ["meta_ads", "google_ads"], days=30)
+    for run_request in tick(instance, tally).run_requests:
+        assert run_backfill(instance, tally, run_request)
+    [marts_request] = tick(instance, tally).run_requests
+    assert {key.to_user_string() for key in marts_request.asset_selection} == {
+        "marts/campaign_daily",
+        "marts/metric_daily",
+    }
+    assert marts_request.tags["tally/company_id"] == "acme"
+    result = dg.materialize([marts], instance=instance, resources={"tally": tally}, tags=marts_request.tags)
+    assert result.success
+    with duckdb.connect(str(tally.settings.duckdb_path), read_only=True) as db:
+        per_platform = dict(db.execute("select platform, count(*) from marts.campaign_daily group by 1").fetchall())
+        raw = {
+            platform: db.execute(f"select count(*) from raw_{platform}.campaign_daily").fetchone()[0]
+            for platform in ("meta_ads", "google_ads")
+        }
+        spend = db.execute("select count(*) from marts.metric_daily where metric_key = 'spend'").fetchone()[0]
+    assert per_platform == raw and spend > 0
+    assert tick(instance, tally).run_requests == []

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import uuid4
 
 import dlt
-import duckdb
 import httpx
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -23,9 +21,16 @@ from pipelines.emulator import synthetic
 from pipelines.emulator.ga4 import INVALID_CREDENTIALS, Traffic, property_account, traffic_on
 from pipelines.ga4 import GA4Credentials
 from pipelines.ga4.settings import SCOPE
-from pipelines.loading import platform_pipeline
-from tally.errors import PlatformAuthError, PlatformError, PlatformResponseError
+from tally.errors import PlatformAuthError, PlatformResponseError
 from tally.settings import Settings
+from tests.pipelines.loading import (
+    assert_no_secret_in_files,
+    assert_no_secret_logged_or_raised,
+    platform_error,
+    query,
+    requests_made,
+    run_source,
+)
 
 CredentialKind = Literal["service_account", "oauth"]
 MakeCredentials = Callable[..., GA4Credentials]
@@ -43,18 +48,7 @@ def new_property(prefix: str = "8") -> str:
 
 
 def load(settings: Settings, credentials: GA4Credentials, start: date, end: date = END) -> dlt.Pipeline:
-    company_id = f"co-{credentials.property_id}"
-    pipeline = platform_pipeline("ga4", company_id, settings)
-    pipeline.run(ga4.source(credentials, start_date=start, end_date=end, company_id=company_id, settings=settings))
-    return pipeline
-
-
-def query(settings: Settings, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    connection = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    try:
-        return connection.execute(sql, params).fetchall()
-    finally:
-        connection.close()
+    return run_source("ga4", ga4.source, settings, credentials, credentials.property_id, start, end)
 
 
 def served(property_id: str, days: list[date], late: Callable[[date], int] = lambda day: 0) -> list[Traffic]:
@@ -66,16 +60,6 @@ def as_loaded(rows: list[Traffic]) -> set[tuple[Any, ...]]:
     """Report rows as traffic_daily holds them: raw strings, and the day as a date."""
     metrics = ("sessions", "keyEvents", "totalRevenue")
     return {(row.day, row.campaign, row.source_medium, *(row.totals.value(m) for m in metrics)) for row in rows}
-
-
-def requests_made(emulator: httpx.Client, property_id: str) -> int:
-    return emulator.get(f"/_emulator/requests/ga4/{property_id}").json()["requests"]
-
-
-def platform_error(exc: BaseException | None) -> PlatformError | None:
-    while exc is not None and not isinstance(exc, PlatformError):
-        exc = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
-    return exc
 
 
 @pytest.mark.parametrize(("prefix", "kind"), [("8", "service_account"), ("49", "oauth")])
@@ -101,7 +85,7 @@ def test_a_90_day_pull_loads_exactly_the_rows_the_property_served(
         "from raw_ga4.traffic_daily",
     )
     assert loaded == [(f"co-{property_id}", property_id, account.currency, account.timezone, True)]
-    assert requests_made(emulator, property_id) == 1 + math.ceil(len(rows) / page_size)
+    assert requests_made(emulator, "ga4", property_id) == 1 + math.ceil(len(rows) / page_size)
 
 
 @pytest.mark.parametrize("fault", [{"rate_limit": 2, "retry_after_seconds": 1}, {"server_error": 2}])
@@ -115,7 +99,7 @@ def test_retries_survive_throttling_and_server_errors(
 
     rows = served(property_id, days)
     assert set(query(settings, TRAFFIC)) == as_loaded(rows)
-    assert requests_made(emulator, property_id) == 1 + math.ceil(len(rows) / page_size) + 2
+    assert requests_made(emulator, "ga4", property_id) == 1 + math.ceil(len(rows) / page_size) + 2
 
 
 @pytest.mark.parametrize(
@@ -166,7 +150,7 @@ def test_days_before_the_property_existed_load_nothing_and_fail_nothing(
     property_id = new_property()
     pipeline = load(settings, ga4_credentials(property_id), date(2022, 1, 1), date(2022, 1, 31))
     assert pipeline.last_trace.last_normalize_info.row_counts.get("traffic_daily", 0) == 0
-    assert requests_made(emulator, property_id) == 2
+    assert requests_made(emulator, "ga4", property_id) == 2
 
 
 def test_a_cut_off_answer_fails_the_load_as_unreadable(
@@ -179,22 +163,6 @@ def test_a_cut_off_answer_fails_the_load_as_unreadable(
     error = platform_error(failed.value)
     assert isinstance(error, PlatformResponseError)
     assert error.message == "Google Analytics 4: the API answered with invalid JSON"
-
-
-@pytest.fixture()
-def dlt_debug_logs(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every log record at DEBUG, dlt's own included (dlt's logger does not propagate to the root)."""
-    monkeypatch.setenv("RUNTIME__LOG_LEVEL", "DEBUG")
-    caplog.set_level(logging.DEBUG)
-    dlt_logger = logging.getLogger("dlt")
-    level = dlt_logger.level
-    dlt_logger.setLevel(logging.DEBUG)
-    dlt_logger.addHandler(caplog.handler)
-    try:
-        yield
-    finally:
-        dlt_logger.removeHandler(caplog.handler)
-        dlt_logger.setLevel(level)
 
 
 @pytest.mark.parametrize("kind", ["service_account", "oauth"])
@@ -213,9 +181,5 @@ def test_no_secret_reaches_logs_errors_or_dlt_files(
     grant = sentinel if kind == "oauth" else f"{sentinel}@tally-test.iam.gserviceaccount.com|{SCOPE}"
     secrets = [sentinel, f"ya29.{hashlib.sha256(grant.encode()).hexdigest()[:24]}", private_key_pem.splitlines()[5]]
     assert any(r.name == "dlt" and "Making POST request" in r.getMessage() for r in caplog.records)
-    errors = "".join(traceback.format_exception(failed.value))
-    for secret in secrets:
-        assert secret not in caplog.text and secret not in errors
-    files = [path for path in settings.data_dir.rglob("*") if path.is_file()]
-    assert any(path.suffix == ".duckdb" for path in files) and any("dlt" in path.parts for path in files)
-    assert not [path for path in files for secret in secrets if secret.encode() in path.read_bytes()]
+    assert_no_secret_logged_or_raised(caplog.text, failed.value, *secrets)
+    assert_no_secret_in_files(settings.data_dir, *secrets)

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from datetime import date
 
-from pipelines.emulator import synthetic
 from pipelines.google_ads import GoogleAdsCredentials
+from tests.pipelines.loading import Delivery, campaign_days
 
 PLATFORM = "google_ads"
 START, END = date(2025, 1, 1), date(2025, 3, 31)  # 90 days of fixed history: the data is a function of the date
 MICROS = 1_000_000
 
-Delivery = tuple[synthetic.Campaign, date, synthetic.DayMetrics]
-
 
 def delivered(customer_id: str, first: date, last: date) -> list[Delivery]:
     """The campaign-days in first..last with any metric above zero: the rows a segmented report lists."""
-    return [
-        (campaign, day, metrics)
-        for day in synthetic.days(first, last)
-        for campaign in synthetic.campaigns(PLATFORM, customer_id)
-        if (metrics := synthetic.campaign_day(PLATFORM, customer_id, campaign, day))
-        and (metrics.spend or metrics.impressions or metrics.clicks or metrics.conversions)
-    ]
+    return campaign_days(
+        PLATFORM,
+        customer_id,
+        first,
+        last,
+        lambda metrics: metrics.spend or metrics.impressions or metrics.clicks or metrics.conversions,
+    )
 
 
 def cost_micros(rows: list[Delivery]) -> int:

@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 import dlt
-import duckdb
 import httpx
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -18,7 +17,6 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from pipelines import google_ads
 from pipelines.emulator import synthetic
 from pipelines.google_ads import GoogleAdsCredentials
-from pipelines.loading import platform_pipeline
 from tally.errors import (
     PlatformAuthError,
     PlatformError,
@@ -28,6 +26,14 @@ from tally.errors import (
 )
 from tally.settings import Settings
 from tests.pipelines.google_ads.served import END, START, cost_micros, delivered, replaced
+from tests.pipelines.loading import (
+    assert_no_secret_in_files,
+    assert_no_secret_logged_or_raised,
+    platform_error,
+    query,
+    requests_made,
+    run_source,
+)
 
 DAILY = "raw_google_ads.campaign_daily"
 CAMPAIGNS = "raw_google_ads.campaigns"
@@ -35,24 +41,7 @@ PAGE = 7
 
 
 def load(settings: Settings, credentials: GoogleAdsCredentials, start: date = START, end: date = END) -> dlt.Pipeline:
-    company_id = f"co-{credentials.customer_id}"
-    pipeline = platform_pipeline("google_ads", company_id, settings)
-    pipeline.run(
-        google_ads.source(credentials, start_date=start, end_date=end, company_id=company_id, settings=settings)
-    )
-    return pipeline
-
-
-def query(settings: Settings, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    connection = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    try:
-        return connection.execute(sql, params).fetchall()
-    finally:
-        connection.close()
-
-
-def requests_made(emulator: httpx.Client, customer_id: str) -> int:
-    return emulator.get(f"/_emulator/requests/google_ads/{customer_id}").json()["requests"]
+    return run_source("google_ads", google_ads.source, settings, credentials, credentials.customer_id, start, end)
 
 
 def small_pages(emulator: httpx.Client, customer_id: str, **faults: Any) -> None:
@@ -63,12 +52,6 @@ def requests_for(customer_id: str, start: date = START, end: date = END) -> int:
     """The customer query, then every page of the daily report and of the campaign list (an empty one is one)."""
     daily = max(1, math.ceil(len(delivered(customer_id, start, end)) / PAGE))
     return 1 + daily + math.ceil(len(synthetic.campaigns("google_ads", customer_id)) / PAGE)
-
-
-def platform_error(exc: BaseException | None) -> PlatformError | None:
-    while exc is not None and not isinstance(exc, PlatformError):
-        exc = exc.__cause__ or exc.__context__
-    return exc
 
 
 def test_a_90_day_pull_loads_exactly_the_rows_the_report_served(
@@ -89,7 +72,7 @@ def test_a_90_day_pull_loads_exactly_the_rows_the_report_served(
     assert conversions == sum(metrics.conversions for _, _, metrics in served)
     assert round(Decimal(str(value)), 2) == sum(metrics.conversion_value for _, _, metrics in served)
     assert (first, last) == (min(day for _, day, _ in served), max(day for _, day, _ in served))
-    assert requests_made(emulator, credentials.customer_id) == requests_for(credentials.customer_id)
+    assert requests_made(emulator, "google_ads", credentials.customer_id) == requests_for(credentials.customer_id)
 
 
 def test_rows_keep_google_s_raw_values_beside_the_account_columns(
@@ -155,7 +138,7 @@ def test_retries_survive_throttling_and_server_errors(
     load(settings, credentials)
 
     assert query(settings, f"select count(*) from {DAILY}") == [(len(delivered(credentials.customer_id, START, END)),)]
-    assert requests_made(emulator, credentials.customer_id) == requests_for(credentials.customer_id) + 2
+    assert requests_made(emulator, "google_ads", credentials.customer_id) == requests_for(credentials.customer_id) + 2
 
 
 @pytest.mark.parametrize(
@@ -182,7 +165,7 @@ def test_a_fault_that_outlasts_the_retries_fails_the_load_with_its_reason(
     error = platform_error(failed.value)
     assert type(error) is kind and error.platform == "google_ads"
     assert error.message.startswith("Google Ads: ") and reason in error.message
-    assert requests_made(emulator, credentials.customer_id) == settings.http_max_attempts
+    assert requests_made(emulator, "google_ads", credentials.customer_id) == settings.http_max_attempts
 
 
 @pytest.mark.parametrize("refresh_token", ["expired-refresh-0001", "revoked-refresh-0001"])
@@ -267,14 +250,8 @@ def test_no_secret_reaches_a_log_an_error_or_dlt_s_working_folder(
 
     assert any(r.name == "dlt" and "Making POST request" in r.getMessage() for r in caplog.records)
     assert any("pageToken" in r.getMessage() for r in caplog.records)  # next pages were followed and logged
-    for secret in (sentinel, access_token):
-        assert secret not in caplog.text
-        assert secret not in "".join(traceback.format_exception(failed.value))
+    assert_no_secret_logged_or_raised(caplog.text, failed.value, sentinel, access_token)
     # dlt resolved no credential from its config providers: they were passed in, and only dlt's own runtime was
     resolved = {value.key for value in pipeline.last_trace.resolved_config_values}
     assert not resolved & set(GoogleAdsCredentials.model_fields)
-    files = [path for path in settings.data_dir.rglob("*") if path.is_file()]
-    assert any(path.suffix == ".duckdb" for path in files) and any("dlt" in path.parts for path in files)
-    assert not [
-        path for path in files if sentinel.encode() in path.read_bytes() or access_token.encode() in path.read_bytes()
-    ]
+    assert_no_secret_in_files(settings.data_dir, sentinel, access_token)

@@ -10,6 +10,7 @@ import pytest
 from pipelines import meta_ads
 from pipelines.emulator import synthetic
 from tally.settings import Settings
+from tests.pipelines.loading import requests_made
 
 THROTTLED = (
     "(#80004) There have been too many calls to this ad-account. Wait a bit and try again. For more info, please "
@@ -20,10 +21,6 @@ THROTTLED = (
 
 def credentials(ad_account_id: str, token: str = "meta-token") -> meta_ads.MetaAdsCredentials:
     return meta_ads.MetaAdsCredentials(access_token=token, ad_account_id=ad_account_id)
-
-
-def requests_made(emulator: httpx.Client, account: str) -> int:
-    return emulator.get(f"/_emulator/requests/meta_ads/{account}").json()["requests"]
 
 
 @pytest.mark.parametrize("given", ["{id}", "act_{id}", " act_{id} "])
@@ -38,7 +35,7 @@ def test_good_credentials_give_the_account_name_currency_time_zone_and_scopes(
     assert (result.currency, result.timezone) == (account.currency, account.timezone)
     assert result.scopes == ["ads_read", "business_management"]
     assert result.token_expires_at is None  # debug_token is not called: it would put the token in a URL
-    assert (requests_made(emulator, ad_account_id), requests_made(emulator, "me")) == (1, 1)
+    assert (requests_made(emulator, "meta_ads", ad_account_id), requests_made(emulator, "meta_ads", "me")) == (1, 1)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +68,7 @@ def test_throttles_and_server_errors_are_retried(
 ) -> None:
     emulator.put(f"/_emulator/faults/meta_ads/{ad_account_id}", json=fault)
     assert meta_ads.test_connection(credentials(ad_account_id), settings).success
-    assert requests_made(emulator, ad_account_id) == 3
+    assert requests_made(emulator, "meta_ads", ad_account_id) == 3
 
 
 @pytest.mark.parametrize(
@@ -91,4 +88,4 @@ def test_retries_give_up_after_the_configured_attempts_naming_the_cause(
     emulator.put(f"/_emulator/faults/meta_ads/{ad_account_id}", json=fault)
     result = meta_ads.test_connection(credentials(ad_account_id), settings)
     assert (result.success, result.error) == (False, error)
-    assert requests_made(emulator, ad_account_id) == settings.http_max_attempts
+    assert requests_made(emulator, "meta_ads", ad_account_id) == settings.http_max_attempts

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import traceback
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,7 +12,6 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import dlt
-import duckdb
 import httpx
 import polars as pl
 import pytest
@@ -22,11 +20,18 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from pipelines import shopify
 from pipelines.emulator import synthetic
 from pipelines.emulator.shopify import INVALID_TOKEN, orders_on
-from pipelines.loading import platform_pipeline
 from pipelines.shopify.settings import REVENUE_TYPE
 from pipelines.shopify.source import daily_sales_frame
-from tally.errors import PlatformAuthError, PlatformError, PlatformResponseError
+from tally.errors import PlatformAuthError, PlatformResponseError
 from tally.settings import Settings
+from tests.pipelines.loading import (
+    assert_no_secret_in_files,
+    assert_no_secret_logged_or_raised,
+    platform_error,
+    query,
+    requests_made,
+    run_source,
+)
 
 END = date.today() - timedelta(days=2)
 
@@ -41,18 +46,7 @@ def credentials(shop: str, token: str = "shpat_load") -> shopify.ShopifyCredenti
 
 
 def load(settings: Settings, creds: shopify.ShopifyCredentials, start: date, end: date = END) -> dlt.Pipeline:
-    company_id = f"co-{creds.shop}"
-    pipeline = platform_pipeline("shopify", company_id, settings)
-    pipeline.run(shopify.source(creds, start_date=start, end_date=end, company_id=company_id, settings=settings))
-    return pipeline
-
-
-def query(settings: Settings, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    connection = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    try:
-        return connection.execute(sql, params).fetchall()
-    finally:
-        connection.close()
+    return run_source("shopify", shopify.source, settings, creds, creds.shop, start, end)
 
 
 def served(shop: str, days: list[date], late: int = 0) -> list[dict[str, Any]]:
@@ -64,16 +58,6 @@ def sales(orders: list[dict[str, Any]]) -> tuple[int, Decimal]:
     """Orders count and revenue as daily_sales should compute them: test and cancelled orders left out."""
     counted = [o for o in orders if not o["test"] and o["cancelled_at"] is None]
     return len(counted), sum((Decimal(o["total_price"]) for o in counted), Decimal(0))
-
-
-def requests_made(emulator: httpx.Client, shop: str) -> int:
-    return emulator.get(f"/_emulator/requests/shopify/{shop}").json()["requests"]
-
-
-def platform_error(exc: BaseException | None) -> PlatformError | None:
-    while exc is not None and not isinstance(exc, PlatformError):
-        exc = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
-    return exc
 
 
 @pytest.mark.parametrize("kind", ["usd", "eur"])
@@ -98,7 +82,7 @@ def test_a_90_day_pull_loads_exactly_the_orders_the_store_served(
     assert {row[4:] for row in loaded} == {(f"co-{shop}", shop, account.currency, account.timezone)}
     daily = query(settings, "select date, orders_count, revenue, currency from raw_shopify.daily_sales order by date")
     assert daily == [(day, *sales(orders_on(shop, day)), account.currency) for day in days]
-    assert requests_made(emulator, shop) == 2 + max(1, math.ceil(len(orders) / page_size))
+    assert requests_made(emulator, "shopify", shop) == 2 + max(1, math.ceil(len(orders) / page_size))
 
 
 @pytest.mark.parametrize("fault", [{"rate_limit": 2, "retry_after_seconds": 1}, {"server_error": 2}])
@@ -112,7 +96,7 @@ def test_retries_survive_throttling_and_server_errors(
 
     orders = served(shop, days)
     assert query(settings, "select count(*) from raw_shopify.orders") == [(len(orders),)]
-    assert requests_made(emulator, shop) == 2 + max(1, math.ceil(len(orders) / page_size)) + 2
+    assert requests_made(emulator, "shopify", shop) == 2 + max(1, math.ceil(len(orders) / page_size)) + 2
 
 
 def test_an_expired_token_fails_the_load_naming_shopify_and_the_cause(
@@ -173,22 +157,6 @@ def test_without_read_all_orders_the_days_past_60_are_marked_and_logged(
     assert f"first={days[0]} last={first_visible - timedelta(days=1)}" in warning.getMessage()
 
 
-@pytest.fixture()
-def dlt_debug_logs(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every log record at DEBUG, dlt's own included (dlt's logger does not propagate to the root)."""
-    monkeypatch.setenv("RUNTIME__LOG_LEVEL", "DEBUG")  # should dlt set its logger up again during the test
-    caplog.set_level(logging.DEBUG)
-    dlt_logger = logging.getLogger("dlt")
-    level = dlt_logger.level
-    dlt_logger.setLevel(logging.DEBUG)
-    dlt_logger.addHandler(caplog.handler)
-    try:
-        yield
-    finally:
-        dlt_logger.removeHandler(caplog.handler)
-        dlt_logger.setLevel(level)
-
-
 def test_no_token_reaches_logs_errors_or_dlt_files(
     emulator: httpx.Client, settings: Settings, caplog: pytest.LogCaptureFixture, dlt_debug_logs: None
 ) -> None:
@@ -200,11 +168,8 @@ def test_no_token_reaches_logs_errors_or_dlt_files(
         load(settings, credentials(new_shop(), f"expired-{sentinel}"), END - timedelta(days=13))
 
     assert any(r.name == "dlt" and "Making GET request" in r.getMessage() for r in caplog.records)
-    assert sentinel not in caplog.text
-    assert sentinel not in "".join(traceback.format_exception(failed.value))
-    files = [path for path in settings.data_dir.rglob("*") if path.is_file()]
-    assert any(path.suffix == ".duckdb" for path in files) and any("dlt" in path.parts for path in files)
-    assert not [path for path in files if sentinel.encode() in path.read_bytes()]
+    assert_no_secret_logged_or_raised(caplog.text, failed.value, sentinel)
+    assert_no_secret_in_files(settings.data_dir, sentinel)
 
 
 def test_a_cut_off_answer_fails_the_load_as_unreadable(emulator: httpx.Client, settings: Settings) -> None:

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from pipelines.emulator import synthetic
+from tests.pipelines.loading import Delivery, campaign_days
 
 PLATFORM = "tiktok_ads"
 START, END = date(2025, 1, 1), date(2025, 3, 31)  # 90 days of fixed history: the data is a function of the date
 
-Delivery = tuple[synthetic.Campaign, date, synthetic.DayMetrics]
-
 
 def delivered(advertiser_id: str, first: date, last: date) -> list[Delivery]:
     """The campaign-days with delivery in first..last: the rows TikTok's daily report lists."""
-    return [
-        (campaign, day, metrics)
-        for day in synthetic.days(first, last)
-        for campaign in synthetic.campaigns(PLATFORM, advertiser_id)
-        if (metrics := synthetic.campaign_day(PLATFORM, advertiser_id, campaign, day)) and metrics.impressions
-    ]
+    return campaign_days(PLATFORM, advertiser_id, first, last, lambda metrics: metrics.impressions)

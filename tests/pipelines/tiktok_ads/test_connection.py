@@ -8,6 +8,7 @@ import pytest
 from pipelines import tiktok_ads
 from pipelines.emulator import synthetic
 from tally.settings import Settings
+from tests.pipelines.loading import requests_made
 
 THROTTLED = "Too many requests. Please retry in some time."
 REVOKED = "TikTok Ads: Access token is incorrect or has been revoked. (code 40105)"
@@ -15,10 +16,6 @@ REVOKED = "TikTok Ads: Access token is incorrect or has been revoked. (code 4010
 
 def credentials(advertiser_id: str, token: str = "tt-token") -> tiktok_ads.TikTokAdsCredentials:
     return tiktok_ads.TikTokAdsCredentials(access_token=token, advertiser_id=advertiser_id)
-
-
-def requests_made(emulator: httpx.Client, advertiser_id: str) -> int:
-    return emulator.get(f"/_emulator/requests/tiktok_ads/{advertiser_id}").json()["requests"]
 
 
 def test_good_credentials_give_the_advertiser_name_currency_and_time_zone(
@@ -30,7 +27,7 @@ def test_good_credentials_give_the_advertiser_name_currency_and_time_zone(
     assert result.success and result.error is None
     assert (result.account_id, result.display_name) == (advertiser_id, account.name)
     assert (result.currency, result.timezone) == (account.currency, account.timezone)
-    assert requests_made(emulator, advertiser_id) == 1
+    assert requests_made(emulator, "tiktok_ads", advertiser_id) == 1
 
 
 @pytest.mark.parametrize("token", ["expired-tt-token", "revoked-tt-token"])
@@ -49,7 +46,7 @@ def test_throttles_and_server_errors_are_retried(
 ) -> None:
     emulator.put(f"/_emulator/faults/tiktok_ads/{advertiser_id}", json=fault)
     assert tiktok_ads.test_connection(credentials(advertiser_id), settings).success
-    assert requests_made(emulator, advertiser_id) == 3
+    assert requests_made(emulator, "tiktok_ads", advertiser_id) == 3
 
 
 @pytest.mark.parametrize(
@@ -66,4 +63,4 @@ def test_retries_give_up_after_the_configured_attempts_naming_the_cause(
     emulator.put(f"/_emulator/faults/tiktok_ads/{advertiser_id}", json=fault)
     result = tiktok_ads.test_connection(credentials(advertiser_id), settings)
     assert (result.success, result.error) == (False, error)
-    assert requests_made(emulator, advertiser_id) == settings.http_max_attempts
+    assert requests_made(emulator, "tiktok_ads", advertiser_id) == settings.http_max_attempts

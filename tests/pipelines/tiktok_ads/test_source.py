@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import traceback
 from datetime import date, timedelta
-from decimal import Decimal
-from typing import Any
 
 import dlt
-import duckdb
 import httpx
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines import tiktok_ads
 from pipelines.emulator import synthetic
-from pipelines.loading import platform_pipeline
 from pipelines.tiktok_ads.client import report_windows
 from tally.errors import (
     PlatformAuthError,
@@ -26,6 +21,16 @@ from tally.errors import (
     PlatformUnavailable,
 )
 from tally.settings import Settings
+from tests.pipelines.loading import (
+    assert_no_secret_in_files,
+    assert_no_secret_logged_or_raised,
+    delivery_totals,
+    pages,
+    platform_error,
+    query,
+    requests_made,
+    run_source,
+)
 from tests.pipelines.tiktok_ads.served import END, START, delivered
 
 DAILY = "raw_tiktok_ads.campaign_daily"
@@ -36,33 +41,7 @@ def credentials(advertiser_id: str, token: str = "tt-token") -> tiktok_ads.TikTo
 
 
 def load(settings: Settings, creds: tiktok_ads.TikTokAdsCredentials, start: date, end: date = END) -> dlt.Pipeline:
-    company_id = f"co-{creds.advertiser_id}"
-    pipeline = platform_pipeline("tiktok_ads", company_id, settings)
-    pipeline.run(tiktok_ads.source(creds, start_date=start, end_date=end, company_id=company_id, settings=settings))
-    return pipeline
-
-
-def query(settings: Settings, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    connection = duckdb.connect(str(settings.duckdb_path), read_only=True)
-    try:
-        return connection.execute(sql, params).fetchall()
-    finally:
-        connection.close()
-
-
-def requests_made(emulator: httpx.Client, advertiser_id: str) -> int:
-    return emulator.get(f"/_emulator/requests/tiktok_ads/{advertiser_id}").json()["requests"]
-
-
-def platform_error(exc: BaseException | None) -> PlatformError | None:
-    while exc is not None and not isinstance(exc, PlatformError):
-        exc = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
-    return exc
-
-
-def pages(rows: int, page_size: int) -> int:
-    """Requests one paginated list takes: an empty one still takes one."""
-    return max(1, math.ceil(rows / page_size))
+    return run_source("tiktok_ads", tiktok_ads.source, settings, creds, creds.advertiser_id, start, end)
 
 
 def test_a_90_day_pull_loads_exactly_the_rows_the_report_served(
@@ -78,15 +57,7 @@ def test_a_90_day_pull_loads_exactly_the_rows_the_report_served(
         f"select count(*), sum(spend::decimal(18, 2)), sum(conversions::bigint), "
         f"sum(conversion_value::decimal(18, 2)), count(distinct (campaign_id, date)) from {DAILY}",
     )
-    assert loaded == [
-        (
-            len(served),
-            sum((metrics.spend for _, _, metrics in served), Decimal(0)),
-            sum(metrics.conversions for _, _, metrics in served),
-            sum((metrics.conversion_value for _, _, metrics in served), Decimal(0)),
-            len(served),
-        )
-    ]
+    assert loaded == [delivery_totals(served)]
     assert query(settings, f"select count(*) from {DAILY} where date::varchar || ' 00:00:00' <> stat_time_day") == [
         (0,)
     ]
@@ -98,9 +69,9 @@ def test_a_90_day_pull_loads_exactly_the_rows_the_report_served(
     windows = [len(delivered(advertiser_id, first, last)) for first, last in report_windows(START, END)]
     campaigns = synthetic.campaigns("tiktok_ads", advertiser_id)
     assert len(windows) == 3
-    assert requests_made(emulator, advertiser_id) == 1 + sum(pages(n, page_size) for n in windows) + pages(
-        len(campaigns), page_size
-    )
+    assert requests_made(emulator, "tiktok_ads", advertiser_id) == 1 + sum(
+        pages(n, page_size) for n in windows
+    ) + pages(len(campaigns), page_size)
 
 
 def test_campaigns_load_with_budgets_in_major_units_and_their_status(
@@ -143,11 +114,11 @@ def test_a_load_survives_throttles_and_server_errors(
 ) -> None:
     start = END - timedelta(days=29)
     load(settings, credentials(advertiser_id), start)
-    clean = requests_made(emulator, advertiser_id)
+    clean = requests_made(emulator, "tiktok_ads", advertiser_id)
     emulator.put(f"/_emulator/faults/tiktok_ads/{advertiser_id}", json=fault)
     load(settings, credentials(advertiser_id), start)
 
-    assert requests_made(emulator, advertiser_id) == 2 * clean + 2
+    assert requests_made(emulator, "tiktok_ads", advertiser_id) == 2 * clean + 2
     assert query(settings, f"select count(*) from {DAILY}") == [(len(delivered(advertiser_id, start, END)),)]
 
 
@@ -162,7 +133,7 @@ def test_a_load_that_runs_out_of_retries_says_why(
         load(settings, credentials(advertiser_id), END - timedelta(days=6))
     error = platform_error(failed.value)
     assert isinstance(error, kind) and error.message.startswith("TikTok Ads: ")
-    assert requests_made(emulator, advertiser_id) == settings.http_max_attempts
+    assert requests_made(emulator, "tiktok_ads", advertiser_id) == settings.http_max_attempts
 
 
 def test_an_expired_token_fails_the_load_naming_tiktok_and_the_cause(
@@ -217,11 +188,8 @@ def test_no_token_reaches_logs_errors_or_dlt_files(
         load(settings, credentials(advertiser_id, f"expired-{sentinel}"), END - timedelta(days=13))
 
     assert any(r.name == "dlt" and "Making GET request" in r.getMessage() for r in caplog.records)
-    assert sentinel not in caplog.text
-    assert sentinel not in "".join(traceback.format_exception(failed.value))
-    files = [path for path in settings.data_dir.rglob("*") if path.is_file()]
-    assert any(path.suffix == ".duckdb" for path in files) and any("dlt" in path.parts for path in files)
-    assert not [path for path in files if sentinel.encode() in path.read_bytes()]
+    assert_no_secret_logged_or_raised(caplog.text, failed.value, sentinel)
+    assert_no_secret_in_files(settings.data_dir, sentinel)
 
 
 def test_a_cut_off_answer_fails_the_load_as_unreadable(

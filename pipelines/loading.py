@@ -14,6 +14,8 @@ import polars as pl
 import pyarrow as pa
 from dlt.common.destination import Destination
 from dlt.common.schema.typing import TWriteDispositionConfig
+from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+from sqlalchemy.engine import make_url
 
 from tally.settings import Settings
 
@@ -53,9 +55,22 @@ def pipeline_name(platform: str, company_id: str) -> str:
 def warehouse_destination(settings: Settings) -> Destination:
     """The warehouse as a dlt destination: PostgreSQL when configured, else the DuckDB file."""
     if settings.warehouse_url:
-        return dlt.destinations.postgres(settings.warehouse_url)
+        return dlt.destinations.postgres(postgres_credentials(settings.warehouse_url))
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     return dlt.destinations.duckdb(str(settings.duckdb_path))
+
+
+def postgres_credentials(url: str) -> PostgresCredentials:
+    """dlt credentials from a SQLAlchemy-style URL, which may name a driver and, with trust auth, no password.
+
+    dlt insists on a password field and a bare ``postgresql`` scheme; an empty password is what trust or peer
+    authentication needs.
+    """
+    parsed = make_url(url)
+    credentials = PostgresCredentials()
+    credentials.parse_native_representation(parsed.set(drivername="postgresql").render_as_string(hide_password=False))
+    credentials.password = parsed.password or ""
+    return credentials
 
 
 def platform_pipeline(

@@ -62,11 +62,7 @@ def postgres_warehouse(tmp_path_factory: pytest.TempPathFactory, emulator_url: s
     """Every platform loaded and modelled in a PostgreSQL warehouse."""
     httpx.post(f"{emulator_url}/_emulator/reset").raise_for_status()
     with temporary_postgres_database("tally_models") as url:
-        # dlt wants a plain postgresql:// URL with a password; the test server trusts local connections.
-        dlt_url = sa.engine.make_url(url).set(drivername="postgresql", password="unused")
-        settings = warehouse_settings(
-            tmp_path_factory.mktemp("postgres"), emulator_url, dlt_url.render_as_string(hide_password=False)
-        )
+        settings = warehouse_settings(tmp_path_factory.mktemp("postgres"), emulator_url, url)
         load(settings, list(PLATFORMS))
         engine = sa.create_engine(url)
         with engine.begin() as pg:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Path, Request
@@ -15,6 +15,12 @@ from tally.errors import AuthenticationFailed, NotFound, PermissionDenied
 from tally.settings import Settings
 from warehouse.vault import CredentialVault
 
+# Error answers every company-scoped route documents in OpenAPI, beside its own.
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, malformed, badly signed or expired token"},
+    403: {"description": "The token lacks the route's permission"},
+    404: {"description": "Company or connection not found"},
+}
 COMPANY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 bearer = HTTPBearer(auto_error=False, description="JWT with sub, permissions, companies and exp")
 

@@ -31,8 +31,7 @@ from pipelines.emulator.app import create_emulator  # noqa: E402
 from pipelines.loading import platform_pipeline  # noqa: E402
 from pipelines.registry import get_platform  # noqa: E402
 from tally.background_server import serve_in_thread  # noqa: E402
-from tests.orchestration.conftest import run_backfill, tick  # noqa: E402
-from warehouse import connections as store  # noqa: E402
+from tests.orchestration.conftest import run_backfill, store_emulated_connection, tick  # noqa: E402
 from warehouse import run_requests as outbox  # noqa: E402
 from warehouse.app_database import upgrade  # noqa: E402
 from warehouse.vault import CredentialVault, generate_key  # noqa: E402
@@ -47,26 +46,7 @@ def seed_connections(tally: TallyResource, clients: int, days: int) -> None:
         for index in range(clients):
             company = f"client{index:03d}"
             for platform in PLATFORMS:
-                spec = get_platform(platform)
-                credentials = spec.credentials_model.model_validate(emulator_credentials(platform, index + 1))
-                account = synthetic.account(platform, credentials.account_id())
-                store.insert_connection(
-                    db,
-                    store.NewConnection(
-                        company_id=company,
-                        platform=platform,
-                        source="manual",
-                        connected_by_user_id="bench",
-                        account_id=credentials.account_id(),
-                        display_name=None,
-                        store_url=None,
-                        currency=account.currency,
-                        timezone=account.timezone,
-                        scopes=[],
-                        token_expires_at=None,
-                        credentials_encrypted=vault.encrypt(credentials.plain()),
-                    ),
-                )
+                store_emulated_connection(db, vault, company, platform, seed=index + 1)
             outbox.create_request(db, company, "backfill", PLATFORMS, "bench", days=days)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from api.deps import CurrentPrincipal, Db, SettingsDep, UpdateCompany, VaultDep, ViewCompany
+from api.deps import AUTH_ERRORS, CurrentPrincipal, Db, SettingsDep, UpdateCompany, VaultDep, ViewCompany
 from pipelines.registry import check_connection, get_platform, parse_credentials
 from tally.errors import ConnectionTestFailed
 from warehouse import connections as store
@@ -16,11 +16,6 @@ from warehouse import connections as store
 router = APIRouter(prefix="/api/clients/{companyId}/connections", tags=["connections"])
 
 ConnectionId = Annotated[str, Path(alias="id", max_length=64, description="Connection id")]
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, malformed, badly signed or expired token"},
-    403: {"description": "The token lacks the route's permission"},
-    404: {"description": "Company or connection not found"},
-}
 
 
 class ConnectionOut(BaseModel):
@@ -43,9 +38,7 @@ class ConnectionOut(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    @field_validator(
-        "connected_at", "last_synced_at", "token_expires_at", "created_at", "updated_at", mode="after"
-    )
+    @field_validator("connected_at", "last_synced_at", "token_expires_at", "created_at", "updated_at", mode="after")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
         """Every time is written in UTC; SQLite hands it back without the zone, so it is put back."""
@@ -89,7 +82,7 @@ class ConnectionTestOut(BaseModel):
     display_name: str | None = None
 
 
-@router.get("", response_model=ConnectionsOut, responses=ERRORS)
+@router.get("", response_model=ConnectionsOut, responses=AUTH_ERRORS)
 def list_connections(company_id: ViewCompany, db: Db) -> ConnectionsOut:
     """Every connection of the company, credentials never included."""
     return ConnectionsOut(connections=store.list_connections(db, company_id))
@@ -100,7 +93,7 @@ def list_connections(company_id: ViewCompany, db: Db) -> ConnectionsOut:
     status_code=201,
     response_model=ConnectionCreated,
     responses={
-        **ERRORS,
+        **AUTH_ERRORS,
         400: {"description": "Invalid platform or connection test failed"},
         409: {"description": "Platform is already connected"},
     },
@@ -139,14 +132,14 @@ def create_connection(
     return ConnectionCreated(connection=ConnectionOut.model_validate(row))
 
 
-@router.patch("/{id}", response_model=Ok, responses=ERRORS)
+@router.patch("/{id}", response_model=Ok, responses=AUTH_ERRORS)
 def rename_connection(company_id: UpdateCompany, connection_id: ConnectionId, body: ConnectionRename, db: Db) -> Ok:
     """Change the connection's display name."""
     store.rename_connection(db, company_id, connection_id, body.display_name)
     return Ok()
 
 
-@router.delete("/{id}", response_model=Ok, responses=ERRORS)
+@router.delete("/{id}", response_model=Ok, responses=AUTH_ERRORS)
 def disconnect_connection(company_id: UpdateCompany, connection_id: ConnectionId, db: Db) -> Ok:
     """Soft-disconnect: the connection stays listed as disconnected and its credentials are erased."""
     store.disconnect_connection(db, company_id, connection_id)
@@ -157,7 +150,7 @@ def disconnect_connection(company_id: UpdateCompany, connection_id: ConnectionId
     "/{id}/test",
     response_model=ConnectionTestOut,
     response_model_exclude_none=True,
-    responses=ERRORS,
+    responses=AUTH_ERRORS,
 )
 def test_connection(
     company_id: UpdateCompany, connection_id: ConnectionId, settings: SettingsDep, vault: VaultDep, db: Db

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Body
 from pydantic import BaseModel
 
-from api.deps import CurrentPrincipal, Db, UpdateCompany, ViewCompany
+from api.deps import AUTH_ERRORS, CurrentPrincipal, Db, UpdateCompany, ViewCompany
 from tally.errors import InvalidRequest
 from warehouse import run_requests as outbox
 
@@ -16,11 +16,6 @@ router = APIRouter(prefix="/api/clients/{companyId}/connections", tags=["sync an
 
 AD_PLATFORMS = ("meta_ads", "google_ads", "tiktok_ads")
 BACKFILL_DAYS = (30, 60, 90)
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing, malformed, badly signed or expired token"},
-    403: {"description": "The token lacks the route's permission"},
-    404: {"description": "Company not found"},
-}
 
 
 class Message(BaseModel):
@@ -58,7 +53,7 @@ class BackfillStateOut(BaseModel):
     "/sync",
     status_code=202,
     response_model=Message,
-    responses={**ERRORS, 400: {"description": "The company has no active connection"}},
+    responses={**AUTH_ERRORS, 400: {"description": "The company has no active connection"}},
 )
 def request_sync(company_id: UpdateCompany, principal: CurrentPrincipal, db: Db) -> Message:
     """Queue a sync of every connected platform over its lookback window."""
@@ -74,7 +69,7 @@ def request_sync(company_id: UpdateCompany, principal: CurrentPrincipal, db: Db)
     status_code=202,
     response_model=Message,
     responses={
-        **ERRORS,
+        **AUTH_ERRORS,
         400: {"description": "Invalid days value, or no ad platform connected"},
         409: {"description": "A backfill is already in progress"},
     },
@@ -96,7 +91,7 @@ def request_backfill(
     return Message(message=f"Backfill started for {days} days")
 
 
-@router.get("/backfill", response_model=BackfillStateOut, responses=ERRORS)
+@router.get("/backfill", response_model=BackfillStateOut, responses=AUTH_ERRORS)
 def backfill_state(company_id: ViewCompany, db: Db) -> BackfillStateOut:
     """The latest backfill's state and progress per platform (null when there has been none)."""
     row = outbox.latest_backfill(db, company_id)

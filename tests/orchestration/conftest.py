@@ -62,33 +62,41 @@ def instance() -> Iterator[dg.DagsterInstance]:
 Connect = Callable[..., dict[str, Any]]
 
 
+def store_emulated_connection(
+    db: sa.Connection, vault: CredentialVault, company_id: str, platform: str, seed: int = 1, **overrides: str
+) -> dict[str, Any]:
+    """Store an active connection of a company to an emulated account, as the API would; returns its row."""
+    spec = get_platform(platform)
+    credentials = spec.credentials_model.model_validate({**emulator_credentials(platform, seed), **overrides})
+    account = synthetic.account(platform, credentials.account_id())
+    store.insert_connection(
+        db,
+        store.NewConnection(
+            company_id=company_id,
+            platform=platform,
+            source="manual",
+            connected_by_user_id="test",
+            account_id=credentials.account_id(),
+            display_name=None,
+            store_url=None,
+            currency=account.currency,
+            timezone=account.timezone,
+            scopes=[],
+            token_expires_at=None,
+            credentials_encrypted=vault.encrypt(credentials.plain()),
+        ),
+    )
+    return store.connected_connection(db, company_id, platform)
+
+
 @pytest.fixture()
 def connect(tally: TallyResource) -> Connect:
     """Store an active connection of a company to an emulated account, as the API would."""
 
     def make(company_id: str, platform: str, seed: int = 1, **overrides: str) -> dict[str, Any]:
-        spec = get_platform(platform)
-        credentials = spec.credentials_model.model_validate({**emulator_credentials(platform, seed), **overrides})
-        account = synthetic.account(platform, credentials.account_id())
         with tally.app_engine().begin() as db:
-            store.insert_connection(
-                db,
-                store.NewConnection(
-                    company_id=company_id,
-                    platform=platform,
-                    source="manual",
-                    connected_by_user_id="test",
-                    account_id=credentials.account_id(),
-                    display_name=None,
-                    store_url=None,
-                    currency=account.currency,
-                    timezone=account.timezone,
-                    scopes=[],
-                    token_expires_at=None,
-                    credentials_encrypted=CredentialVault.from_settings(tally.settings).encrypt(credentials.plain()),
-                ),
-            )
-            return store.connected_connection(db, company_id, platform)
+            vault = CredentialVault.from_settings(tally.settings)
+            return store_emulated_connection(db, vault, company_id, platform, seed, **overrides)
 
     return make
 

@@ -2,31 +2,45 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import sqlalchemy as sa
 from fastapi import FastAPI
 
 from api.auth import TokenVerifier
 from api.errors import install_error_handlers
-from api.routes import connections, platforms, runs
+from api.routes import connections, goals, platforms, results, runs
 from tally.settings import Settings
 from warehouse.app_database import create_app_engine
+from warehouse.serving import open_marts
 from warehouse.vault import CredentialVault
 
 
 def create_app(settings: Settings | None = None, engine: sa.Engine | None = None) -> FastAPI:
     """The API app. Refuses to start without an encryption key and a token key (except in demo mode)."""
     settings = (settings or Settings()).with_demo_secrets()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.marts.close()
+
     app = FastAPI(
         title="Tally API",
         version="0.1.0",
         description="Every client's marketing results in one place.",
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.vault = CredentialVault.from_settings(settings)
     app.state.token_verifier = TokenVerifier(settings)
     app.state.engine = engine or create_app_engine(settings.resolved_app_database_url)
+    app.state.marts = open_marts(settings)
     install_error_handlers(app)
     app.include_router(platforms.router)
     app.include_router(runs.router)
     app.include_router(connections.router)
+    app.include_router(results.router)
+    app.include_router(goals.router)
     return app

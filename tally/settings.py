@@ -99,6 +99,11 @@ class Settings(BaseSettings):
         return self.app_database_url or f"sqlite:///{(self.data_dir / 'app.db').resolve()}"
 
     @property
+    def serving_dir(self) -> Path:
+        """Where each company's marts are published as Parquet for the API (DuckDB warehouse only)."""
+        return (self.data_dir / "serving").resolve()
+
+    @property
     def duckdb_path(self) -> Path:
         """The DuckDB warehouse file used when no PostgreSQL warehouse is configured."""
         return (self.data_dir / "warehouse.duckdb").resolve()

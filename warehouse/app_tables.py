@@ -72,3 +72,15 @@ run_requests = sa.Table(
         postgresql_where=sa.text(ACTIVE_BACKFILL),
     ),
 )
+
+# A company's targets, one per metric and period type; PUT /goals replaces the whole set.
+goals = sa.Table(
+    "goals",
+    metadata,
+    sa.Column("company_id", sa.String(64), primary_key=True),
+    sa.Column("metric_key", sa.String(32), primary_key=True),
+    sa.Column("period_type", sa.String(16), primary_key=True),
+    sa.Column("target", sa.Float, nullable=False),
+    sa.Column("updated_by", sa.String(255), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

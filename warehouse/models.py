@@ -63,9 +63,9 @@ def run_models(warehouse: Warehouse) -> dict[str, bool]:
     for model in STAGING_MODELS:
         built[model.name] = (model.raw_schema, model.raw_table) in loaded
         select = model_sql("staging", f"{model.name}.sql") if built[model.name] else empty_sql(model)
-        replace(warehouse, "view", "staging", model.name, select)
+        replace_view(warehouse, "staging", model.name, select)
     for name in MART_MODELS:
-        replace(warehouse, "table", "marts", name, model_sql("marts", f"{name}.sql"))
+        replace_table(warehouse, "marts", name, model_sql("marts", f"{name}.sql"))
     return built
 
 
@@ -74,10 +74,29 @@ def empty_sql(model: StagingModel) -> str:
     return model_sql("staging", "empty", f"{model.empty}.sql")
 
 
-def replace(warehouse: Warehouse, kind: str, schema: str, name: str, select: str) -> None:
-    """Drop and recreate one model (PostgreSQL has no ``create or replace table``)."""
-    execute(warehouse, f"drop {kind} if exists {schema}.{name}")
-    execute(warehouse, f"create {kind} {schema}.{name} as\n{select}")
+def replace_view(warehouse: Warehouse, schema: str, name: str, select: str) -> None:
+    """Drop and recreate one view."""
+    execute(warehouse, f"drop view if exists {schema}.{name}")
+    execute(warehouse, f"create view {schema}.{name} as\n{select}")
+
+
+def replace_table(warehouse: Warehouse, schema: str, name: str, select: str) -> None:
+    """Build a mart beside the old one, then swap it in (PostgreSQL has no ``create or replace table``).
+
+    Rows are stored in (company_id, date) order: DuckDB's zone maps then skip the other companies when one is
+    published, and PostgreSQL gets an index on the same columns for the API's per-company reads. Building
+    under a new name first keeps the exclusive lock that readers wait on to the swap at the end.
+    """
+    building = f"{name}__next"
+    execute(warehouse, f"drop table if exists {schema}.{building}")
+    execute(
+        warehouse,
+        f"create table {schema}.{building} as\nselect * from (\n{select}\n) as model\norder by company_id, date",
+    )
+    if isinstance(warehouse, sa.Connection):
+        execute(warehouse, f"create index on {schema}.{building} (company_id, date)")
+    execute(warehouse, f"drop table if exists {schema}.{name}")
+    execute(warehouse, f"alter table {schema}.{building} rename to {name}")
 
 
 def raw_tables(warehouse: Warehouse) -> set[tuple[str, str]]:
@@ -123,9 +142,3 @@ def warehouse_transaction(settings: Settings) -> Iterator[Warehouse]:
             connection.rollback()
             raise
         connection.commit()
-
-
-def build_marts(settings: Settings) -> dict[str, bool]:
-    """Rebuild every staging view and mart in one warehouse transaction."""
-    with warehouse_transaction(settings) as warehouse:
-        return run_models(warehouse)

@@ -6,7 +6,8 @@ import dagster as dg
 
 from orchestration.assets.raw import OWNERS, RAW_TABLES, WAREHOUSE_POOL, raw_asset_key, warehouse_kind
 from orchestration.resources import TallyResource
-from warehouse.models import MART_MODELS, build_marts
+from warehouse.models import MART_MODELS
+from warehouse.serving import refresh_marts
 
 MART_DESCRIPTIONS = {
     "campaign_daily": "Every ad platform's campaigns per local day, in major currency units, with campaign metadata.",
@@ -35,12 +36,15 @@ def mart_asset_key(name: str) -> dg.AssetKey:
     pool=WAREHOUSE_POOL,
 )
 def marts(context: dg.AssetExecutionContext, tally: TallyResource):
-    """Rebuild the staging views and mart tables in one warehouse transaction."""
+    """Rebuild the staging views and mart tables in one warehouse transaction, then publish them for the API."""
     started = time.monotonic()
-    built = build_marts(tally.settings)
-    missing = sorted(name for name, present in built.items() if not present)
+    report = refresh_marts(tally.settings)
+    missing = sorted(name for name, present in report.built.items() if not present)
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "duration_s": round(time.monotonic() - started, 2),
+        "staging_without_raw": ", ".join(missing),
+    }
+    if report.published:
+        metadata |= {"published_companies": report.published.companies, "published_version": report.published.version}
     for name in MART_MODELS:
-        yield dg.MaterializeResult(
-            asset_key=mart_asset_key(name),
-            metadata={"duration_s": round(time.monotonic() - started, 2), "staging_without_raw": ", ".join(missing)},
-        )
+        yield dg.MaterializeResult(asset_key=mart_asset_key(name), metadata=metadata)

@@ -25,11 +25,17 @@ PERMISSIONS = {
     ("POST", "/api/clients/{companyId}/connections/sync"): "clients:update",
     ("POST", "/api/clients/{companyId}/connections/backfill"): "clients:update",
     ("GET", "/api/clients/{companyId}/connections/backfill"): "clients:view",
+    ("GET", "/api/clients/{companyId}/results"): "clients:view",
+    ("GET", "/api/clients/{companyId}/results/campaigns"): "clients:view",
+    ("GET", "/api/clients/{companyId}/results/campaigns/daily"): "clients:view",
+    ("GET", "/api/clients/{companyId}/goals"): "clients:view",
+    ("PUT", "/api/clients/{companyId}/goals"): "clients:update",
 }
 BODIES = {
     ("POST", "/api/clients/{companyId}/connections"): {"platform": "meta_ads", "credentials": {}},
     ("PATCH", "/api/clients/{companyId}/connections/{id}"): {"display_name": "x"},
     ("POST", "/api/clients/{companyId}/connections/backfill"): {"days": 30},
+    ("PUT", "/api/clients/{companyId}/goals"): {"goals": []},
 }
 ROUTES = sorted(PERMISSIONS)
 

@@ -4,77 +4,22 @@ DuckDB warehouse and a PostgreSQL warehouse; the marts must agree row for row an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import httpx
 import pytest
-import sqlalchemy as sa
 
 from pipelines.emulator import synthetic
 from pipelines.emulator.accounts import emulator_credentials
-from pipelines.loading import platform_pipeline
-from pipelines.registry import PLATFORMS, get_platform
-from tally.settings import Settings
-from tests.databases import temporary_postgres_database
+from tests.warehouse.conftest import END, START, load, warehouse_settings
 from warehouse.models import STAGING_MODELS, StagingModel, Warehouse, empty_sql, model_sql, query, run_models
 
-COMPANY = "acme"
-START, END = date(2026, 9, 1), date(2026, 9, 30)
 MART_KEYS = {
     "campaign_daily": ("company_id", "platform", "account_id", "campaign_id", "date"),
     "metric_daily": ("company_id", "metric_key", "date", "currency"),
 }
-
-
-def warehouse_settings(data_dir: Path, emulator_url: str, warehouse_url: str | None = None) -> Settings:
-    """Settings for one warehouse with the platforms at the emulator."""
-    settings = Settings(_env_file=None, data_dir=data_dir, warehouse_url=warehouse_url, http_backoff_factor=0.01)
-    return settings.point_platforms_at(emulator_url)
-
-
-def load(settings: Settings, platforms: list[str]) -> None:
-    """Load the window of each platform's first emulated account through its real pipeline."""
-    for platform in platforms:
-        spec = get_platform(platform)
-        credentials = spec.credentials_model.model_validate(emulator_credentials(platform, 1))
-        source = spec.source(credentials, start_date=START, end_date=END, company_id=COMPANY, settings=settings)
-        platform_pipeline(platform, COMPANY, settings).run(source)
-
-
-@pytest.fixture(scope="module")
-def duckdb_warehouse(tmp_path_factory: pytest.TempPathFactory, emulator_url: str) -> Iterator[Warehouse]:
-    """Every platform loaded and modelled in a DuckDB warehouse file."""
-    httpx.post(f"{emulator_url}/_emulator/reset").raise_for_status()
-    settings = warehouse_settings(tmp_path_factory.mktemp("duckdb"), emulator_url)
-    load(settings, list(PLATFORMS))
-    with duckdb.connect(str(settings.duckdb_path)) as db:
-        run_models(db)
-        yield db
-
-
-@pytest.fixture(scope="module")
-def postgres_warehouse(tmp_path_factory: pytest.TempPathFactory, emulator_url: str) -> Iterator[Warehouse]:
-    """Every platform loaded and modelled in a PostgreSQL warehouse."""
-    httpx.post(f"{emulator_url}/_emulator/reset").raise_for_status()
-    with temporary_postgres_database("tally_models") as url:
-        settings = warehouse_settings(tmp_path_factory.mktemp("postgres"), emulator_url, url)
-        load(settings, list(PLATFORMS))
-        engine = sa.create_engine(url)
-        with engine.begin() as pg:
-            run_models(pg)
-            yield pg
-        engine.dispose()
-
-
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def warehouse(request: pytest.FixtureRequest) -> Warehouse:
-    """Each modelled warehouse in turn."""
-    return request.getfixturevalue(f"{request.param}_warehouse")
 
 
 def normalised(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

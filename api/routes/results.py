@@ -1,0 +1,183 @@
+"""Results: a company's metrics for a period against the prior period and its goals, its campaigns, and their
+daily spend. The maths is in ``sql/rollups/``; this module binds parameters and shapes rows into responses.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from api.deps import AUTH_ERRORS, Db, ViewCompany
+from api.results import (
+    METRIC_KEYS,
+    SORT_COLUMNS,
+    SORT_DIRECTIONS,
+    MartsDep,
+    PeriodDep,
+    PlatformDep,
+    currency_warning,
+    load_period,
+    one_of,
+)
+from api.tracking import tracking_status
+from warehouse import goals as goal_store
+from warehouse import run_requests as outbox
+
+router = APIRouter(prefix="/api/clients/{companyId}/results", tags=["results"])
+BAD_QUERY = {400: {"description": "A query parameter is not one of its allowed values, or a date is invalid"}}
+
+
+class PeriodOut(BaseModel):
+    type: Literal["week", "month", "quarter", "year"]
+    start: date
+    end: date
+
+
+class MetricOut(BaseModel):
+    metric_key: str
+    value: float | None = Field(description="Total for the period; a ratio is computed from the period's sums")
+    avg_value: float | None = Field(description="Per day with data; a ratio is its own average")
+    data_points: int = Field(description="Days with data in the period")
+    currency: str | None = Field(description="Currency of amounts; null for counts, ratios and mixed currencies")
+    prior_value: float | None
+    delta_pct: float | None = Field(description="Change against the prior period in %; null when prior is null or 0")
+    target: float | None
+    tracking_status: Literal["on_track", "at_risk", "off_track"] | None
+
+
+class InsightOut(BaseModel):
+    text: str
+    generated_at: str
+    period: PeriodOut
+    source: Literal["llm", "template"]
+
+
+class ResultsOut(BaseModel):
+    period: PeriodOut
+    prior_period: PeriodOut
+    metrics: list[MetricOut]
+    insight: InsightOut | None
+    connected_platforms: list[str]
+    warnings: list[str] = Field(description="Why some figures are missing, e.g. amounts in several currencies")
+
+
+class Totals(BaseModel):
+    spend: float | None
+    impressions: float
+    clicks: float
+    conversions: float
+    conversion_value: float | None
+    reach: float | None
+    frequency: float | None
+    cpm: float | None
+    cpc: float | None
+    ctr: float | None
+    roas: float | None
+    cpa: float | None
+    currency: str | None
+    spend_delta_pct: float | None
+
+
+class CampaignOut(Totals):
+    campaign_id: str
+    campaign_name: str | None
+    platform: str
+    campaign_status: str | None
+    campaign_objective: str | None
+    daily_budget: float | None
+    lifetime_budget: float | None
+    impressions: float | None  # type: ignore[assignment]
+    clicks: float | None  # type: ignore[assignment]
+    conversions: float | None  # type: ignore[assignment]
+
+
+class CampaignsOut(BaseModel):
+    period: PeriodOut
+    campaigns: list[CampaignOut]
+    totals: Totals
+    warnings: list[str]
+
+
+class DaySpend(BaseModel):
+    date: date
+    spend: float
+
+
+class DailyOut(BaseModel):
+    daily: dict[str, list[DaySpend]]
+
+
+@router.get("", response_model=ResultsOut, responses={**AUTH_ERRORS, **BAD_QUERY})
+def results(company_id: ViewCompany, query: PeriodDep, marts: MartsDep, db: Db) -> dict[str, Any]:
+    """Metric totals for the period, each with its prior-period value, change and goal tracking."""
+    with marts.session(company_id) as session:
+        period = load_period(session, query)
+        rows = session.rows("results_metrics", company_id=company_id, **period.bounds)
+    goals = {goal.metric_key: goal.target for goal in goal_store.list_goals(db, company_id, query.period_type)}
+    order = {key: position for position, key in enumerate(METRIC_KEYS)}
+    metrics = []
+    warnings = []
+    for row in sorted(rows, key=lambda row: order.get(row["metric_key"], len(order))):
+        key = row["metric_key"]
+        target = goals.get(key)
+        status = tracking_status(key, row["value"], target, period.days_elapsed, period.period_days) if target else None
+        metrics.append(
+            {
+                "metric_key": key,
+                "value": row["value"],
+                "avg_value": row["avg_value"],
+                "data_points": row["data_points"],
+                "currency": row["currency"],
+                "prior_value": row["prior_value"],
+                "delta_pct": row["delta_pct"],
+                "target": target,
+                "tracking_status": status,
+            }
+        )
+        if row["currencies"] and not row["is_ratio"]:
+            warnings.append(currency_warning(key, row["currencies"]))
+    return {
+        "period": period.current(),
+        "prior_period": period.prior(),
+        "metrics": metrics,
+        "insight": None,
+        "connected_platforms": outbox.connected_platforms(db, company_id),
+        "warnings": warnings,
+    }
+
+
+@router.get("/campaigns", response_model=CampaignsOut, responses={**AUTH_ERRORS, **BAD_QUERY})
+def campaigns(
+    company_id: ViewCompany,
+    query: PeriodDep,
+    platform: PlatformDep,
+    marts: MartsDep,
+    sort_by: Annotated[str, Query(description=f"One of: {', '.join(SORT_COLUMNS)}")] = "spend",
+    sort_dir: Annotated[str, Query(description="asc or desc")] = "desc",
+) -> dict[str, Any]:
+    """Each campaign's totals for the period and spend change against the prior period, with their totals."""
+    sort_by = one_of("sort_by", sort_by, SORT_COLUMNS)
+    sort_dir = one_of("sort_dir", sort_dir, SORT_DIRECTIONS)
+    with marts.session(company_id) as session:
+        period = load_period(session, query)
+        rows = session.rows(
+            "campaigns", company_id=company_id, platform=platform, sort_by=sort_by, sort_dir=sort_dir, **period.bounds
+        )
+    *campaign_rows, totals = rows
+    warnings = [currency_warning("Spend", totals["currencies"])] if totals["currencies"] else []
+    return {"period": period.current(), "campaigns": campaign_rows, "totals": totals, "warnings": warnings}
+
+
+@router.get("/campaigns/daily", response_model=DailyOut, responses={**AUTH_ERRORS, **BAD_QUERY})
+def campaigns_daily(company_id: ViewCompany, query: PeriodDep, platform: PlatformDep, marts: MartsDep) -> DailyOut:
+    """Every campaign's spend on every day of the period (zero where it spent nothing), for sparklines."""
+    with marts.session(company_id) as session:
+        period = load_period(session, query)
+        rows = session.rows("campaign_daily_spend", company_id=company_id, platform=platform, **period.bounds)
+    daily: dict[str, list[DaySpend]] = {}
+    for row in rows:
+        daily.setdefault(row["campaign_id"], []).append(DaySpend(date=row["date"], spend=row["spend"]))
+    return DailyOut(daily=daily)

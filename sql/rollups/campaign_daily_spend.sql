@@ -1,0 +1,48 @@
+-- Daily spend of each of one company's campaigns over a period, for sparklines: GET /results/campaigns/daily.
+-- Parameters: :company_id, :period_start, :period_end, :platform (null for all).
+-- Grain: one row per campaign with delivery in the period and per day of the period, zero on days without
+-- spend, ordered by campaign and date.
+with delivery as (
+    select
+        platform,
+        campaign_id,
+        date,
+        spend
+    from campaign_daily
+    where
+        company_id = :company_id
+        and (cast(:platform as varchar) is null or platform = cast(:platform as varchar))
+        and date between :period_start and :period_end
+),
+
+campaigns as (
+    select distinct platform, campaign_id from delivery
+),
+
+calendar as (
+    select cast(day as date) as date
+    from generate_series(cast(:period_start as timestamp), cast(:period_end as timestamp), interval '1 day') as days (day)
+),
+
+spend_per_day as (
+    select platform, campaign_id, date, sum(spend) as spend
+    from delivery
+    group by platform, campaign_id, date
+),
+
+final as (
+    select
+        campaigns.platform,
+        campaigns.campaign_id,
+        calendar.date,
+        cast(coalesce(spend_per_day.spend, 0) as double precision) as spend
+    from campaigns
+    cross join calendar
+    left join spend_per_day
+        on campaigns.platform = spend_per_day.platform
+        and campaigns.campaign_id = spend_per_day.campaign_id
+        and calendar.date = spend_per_day.date
+)
+
+select * from final
+order by campaign_id, platform, date

@@ -1,0 +1,168 @@
+-- One company's campaigns over a period, with the prior period's spend, and their totals: GET /results/campaigns.
+-- Parameters: :company_id, :period_start, :period_end, :prior_start, :prior_end, :platform (null for all),
+-- :sort_by (a column of the result; the route allows only the documented ones), :sort_dir (asc or desc).
+-- Grain: one row per campaign (platform, campaign_id) with delivery in the period, then one totals row
+-- (is_total) over exactly those campaigns. A campaign that ran only in the prior period is not listed.
+-- Ratios come from the sums; a zero denominator gives null. Amounts in several currencies are never added:
+-- the totals row then has null amounts and currency, and `currencies` names them.
+with days as (
+    select
+        platform,
+        campaign_id,
+        campaign_name,
+        campaign_status,
+        campaign_objective,
+        daily_budget,
+        lifetime_budget,
+        spend,
+        impressions,
+        clicks,
+        conversions,
+        conversion_value,
+        reach,
+        currency,
+        date >= :period_start as in_period
+    from campaign_daily
+    where
+        company_id = :company_id
+        and (cast(:platform as varchar) is null or platform = cast(:platform as varchar))
+        and (date between :period_start and :period_end or date between :prior_start and :prior_end)
+),
+
+campaigns as (
+    select
+        platform,
+        campaign_id,
+        max(campaign_name) as campaign_name,
+        max(campaign_status) as campaign_status,
+        max(campaign_objective) as campaign_objective,
+        cast(max(daily_budget) as double precision) as daily_budget,
+        cast(max(lifetime_budget) as double precision) as lifetime_budget,
+        cast(sum(case when in_period then spend end) as double precision) as spend,
+        cast(sum(case when in_period then impressions end) as double precision) as impressions,
+        cast(sum(case when in_period then clicks end) as double precision) as clicks,
+        cast(sum(case when in_period then conversions end) as double precision) as conversions,
+        cast(sum(case when in_period then conversion_value end) as double precision) as conversion_value,
+        cast(sum(case when in_period then reach end) as double precision) as reach,
+        -- Frequency divides only the impressions of days that report reach (Google Ads has none).
+        cast(sum(case when in_period and reach is not null then impressions end) as double precision)
+            as reach_impressions,
+        cast(sum(case when not in_period then spend end) as double precision) as prior_spend,
+        min(currency) as currency,
+        count(distinct currency) as currency_count
+    from days
+    group by platform, campaign_id
+    having count(case when in_period then 1 end) > 0
+),
+
+currencies as (
+    select
+        count(distinct currency) as currency_count,
+        string_agg(distinct currency, ', ' order by currency) as currencies
+    from campaigns
+),
+
+rows as (
+    select
+        false as is_total,
+        platform,
+        campaign_id,
+        campaign_name,
+        campaign_status,
+        campaign_objective,
+        daily_budget,
+        lifetime_budget,
+        case when currency_count <= 1 then spend end as spend,
+        impressions,
+        clicks,
+        conversions,
+        case when currency_count <= 1 then conversion_value end as conversion_value,
+        reach,
+        reach_impressions,
+        case when currency_count <= 1 then prior_spend end as prior_spend,
+        case when currency_count = 1 then currency end as currency,
+        cast(null as varchar) as currencies
+    from campaigns
+    union all
+    select
+        true,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        case when currencies.currency_count <= 1 then coalesce(sum(spend), 0) end,
+        coalesce(sum(impressions), 0),
+        coalesce(sum(clicks), 0),
+        coalesce(sum(conversions), 0),
+        case when currencies.currency_count <= 1 then coalesce(sum(conversion_value), 0) end,
+        sum(reach),
+        sum(reach_impressions),
+        case when currencies.currency_count <= 1 then sum(prior_spend) end,
+        case when currencies.currency_count = 1 then min(campaigns.currency) end,
+        case when currencies.currency_count > 1 then currencies.currencies end
+    from currencies
+    left join campaigns on true
+    group by currencies.currency_count, currencies.currencies
+),
+
+final as (
+    select
+        is_total,
+        platform,
+        campaign_id,
+        campaign_name,
+        campaign_status,
+        campaign_objective,
+        daily_budget,
+        lifetime_budget,
+        spend,
+        impressions,
+        clicks,
+        conversions,
+        conversion_value,
+        reach,
+        reach_impressions / nullif(reach, 0) as frequency,
+        spend / nullif(impressions, 0) * 1000 as cpm,
+        spend / nullif(clicks, 0) as cpc,
+        clicks / nullif(impressions, 0) * 100 as ctr,
+        conversion_value / nullif(spend, 0) as roas,
+        spend / nullif(conversions, 0) as cpa,
+        currency,
+        (spend - prior_spend) / nullif(prior_spend, 0) * 100 as spend_delta_pct,
+        currencies
+    from rows
+),
+
+-- The value each row is sorted by: one column of the campaign, picked by :sort_by.
+ranked as (
+    select
+        final.*,
+        case :sort_by
+            when 'spend' then spend
+            when 'impressions' then impressions
+            when 'clicks' then clicks
+            when 'conversions' then conversions
+            when 'conversion_value' then conversion_value
+            when 'reach' then reach
+            when 'frequency' then frequency
+            when 'roas' then roas
+            when 'cpa' then cpa
+            when 'cpm' then cpm
+            when 'ctr' then ctr
+        end as sort_number,
+        case when :sort_by = 'campaign_name' then lower(campaign_name) end as sort_text
+    from final
+)
+
+select * from ranked
+order by
+    is_total,
+    case when :sort_dir = 'asc' then sort_number end asc nulls last,
+    case when :sort_dir = 'desc' then sort_number end desc nulls last,
+    case when :sort_dir = 'asc' then sort_text end asc nulls last,
+    case when :sort_dir = 'desc' then sort_text end desc nulls last,
+    campaign_id,
+    platform

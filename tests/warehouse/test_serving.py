@@ -1,0 +1,159 @@
+"""The serving layer on real loads: the rollups read the same answers from published Parquet and from PostgreSQL,
+and the results routes over emulator data give the emulator's own numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import pytest
+
+from api.auth import mint_token
+from api.main import create_app
+from pipelines.emulator import synthetic
+from pipelines.emulator.accounts import emulator_credentials
+from tally.background_server import serve_in_thread
+from tally.settings import Settings
+from tests.warehouse.conftest import COMPANY, END, START
+from warehouse.app_database import upgrade
+from warehouse.models import MART_MODELS, model_sql
+from warehouse.serving import CURRENT, ParquetMarts, PostgresMarts, publish
+
+AD_ACCOUNTS = {
+    "meta_ads": emulator_credentials("meta_ads", 1)["ad_account_id"],
+    "google_ads": emulator_credentials("google_ads", 1)["customer_id"],
+    "tiktok_ads": emulator_credentials("tiktok_ads", 1)["advertiser_id"],
+}
+BOUNDS = {"period_start": START, "period_end": END, "prior_start": date(2026, 8, 1), "prior_end": date(2026, 8, 30)}
+ROLLUPS = {
+    "periods": [{"period_type": t, "period_end": END} for t in ("week", "month", "quarter", "year")],
+    "results_metrics": [{"company_id": COMPANY, **BOUNDS}],
+    "campaigns": [
+        {"company_id": COMPANY, "platform": platform, "sort_by": sort_by, "sort_dir": sort_dir, **BOUNDS}
+        for platform in (None, "meta_ads")
+        for sort_by, sort_dir in (("spend", "desc"), ("campaign_name", "asc"), ("roas", "asc"))
+    ],
+    "campaign_daily_spend": [
+        {"company_id": COMPANY, "platform": platform, **BOUNDS} for platform in (None, "google_ads")
+    ],
+}
+
+
+def rounded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with floats rounded to 6 places, in their order: engines differ in the last bits of a sum."""
+    return [{k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()} for row in rows]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("rollup", "params"), [(name, params) for name, cases in ROLLUPS.items() for params in cases], ids=str
+)
+def test_rollups_agree_between_published_parquet_and_postgres(
+    duckdb_settings: Settings, postgres_settings: Settings, rollup: str, params: dict[str, Any]
+) -> None:
+    parquet = ParquetMarts(duckdb_settings.serving_dir)
+    assert postgres_settings.warehouse_url
+    postgres = PostgresMarts(postgres_settings.warehouse_url)
+    try:
+        with parquet.session(COMPANY) as from_parquet, postgres.session(COMPANY) as from_postgres:
+            duck, pg = from_parquet.rows(rollup, **params), from_postgres.rows(rollup, **params)
+    finally:
+        parquet.close()
+        postgres.close()
+    assert duck
+    assert rounded(duck) == rounded(pg)
+
+
+def test_publishing_flips_each_company_to_a_complete_new_version(
+    duckdb_warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    serving = tmp_path / "serving"
+    first = publish(duckdb_warehouse, serving)
+    (serving / "gone-company").mkdir()
+    second = publish(duckdb_warehouse, serving)
+    rows = duckdb_warehouse.execute("select count(*) from marts.campaign_daily").fetchone()
+    assert (first.companies, second.companies, second.removed) == (1, 1, 1)
+    company = serving / COMPANY
+    assert (company / CURRENT).read_text() == second.version
+    # The previous version stays for readers that resolved it; nothing half-written is left behind.
+    assert sorted(p.name for p in company.iterdir()) == sorted([CURRENT, first.version, second.version])
+    path = company / second.version / "campaign_daily.parquet"
+    assert duckdb_warehouse.execute(f"select count(*) from read_parquet('{path}')").fetchone() == rows
+
+
+@pytest.mark.parametrize("mart", MART_MODELS)
+def test_marts_have_the_columns_of_their_empty_stand_ins(
+    duckdb_warehouse: duckdb.DuckDBPyConnection, mart: str
+) -> None:
+    columns = duckdb_warehouse.execute(f"describe marts.{mart}").fetchall()
+    empty = duckdb_warehouse.execute(f"describe {model_sql('marts', 'empty', mart + '.sql')}").fetchall()
+    assert [column[:2] for column in columns] == [column[:2] for column in empty]
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[httpx.Client]:
+    """The API over one of the loaded warehouses, with a token for the loaded company."""
+    loaded: Settings = request.getfixturevalue(f"{request.param}_settings")
+    settings = loaded.model_copy(
+        update={"demo": True, "app_database_url": f"sqlite:///{tmp_path / 'app.db'}", "data_dir": loaded.data_dir}
+    ).with_demo_secrets()
+    upgrade(settings.resolved_app_database_url)
+    token = mint_token(settings, "analyst", ["clients:view"], [COMPANY])
+    with serve_in_thread(create_app(settings)) as url, httpx.Client(base_url=url) as http:
+        http.headers["Authorization"] = f"Bearer {token}"
+        yield http
+
+
+def emulated_days() -> list[tuple[str, synthetic.Campaign, date, synthetic.DayMetrics]]:
+    """Every campaign-day the emulator serves for the loaded ad accounts in September 2026."""
+    return [
+        (platform, campaign, day, metrics)
+        for platform, account_id in AD_ACCOUNTS.items()
+        for campaign in synthetic.campaigns(platform, account_id)
+        for day in synthetic.days(START, END)
+        if (metrics := synthetic.campaign_day(platform, account_id, campaign, day)) is not None
+    ]
+
+
+def test_results_of_a_month_are_the_emulators_numbers(api: httpx.Client) -> None:
+    body = api.get(f"/api/clients/{COMPANY}/results", params={"period_end": END.isoformat()}).json()
+    metrics = {metric["metric_key"]: metric for metric in body["metrics"]}
+    delivered = emulated_days()
+    spend = sum(metrics.spend for *_, metrics in delivered)
+    clicks = sum(metrics.clicks for *_, metrics in delivered)
+    conversions = sum(metrics.conversions for *_, metrics in delivered)
+    value = sum(metrics.conversion_value for *_, metrics in delivered)
+    assert metrics["spend"]["value"] == pytest.approx(float(spend))
+    assert metrics["spend"]["currency"] == "USD"
+    assert metrics["clicks"]["value"] == clicks
+    assert metrics["conversions"]["value"] == conversions
+    assert metrics["roas"]["value"] == pytest.approx(float(value / spend))
+    assert metrics["cpa"]["value"] == pytest.approx(float(spend / conversions))
+    assert metrics["spend"]["prior_value"] is None and metrics["spend"]["delta_pct"] is None
+    assert {"revenue", "orders", "sessions", "key_events"} <= set(metrics)
+
+
+def test_campaigns_and_sparklines_are_the_emulators_numbers(api: httpx.Client) -> None:
+    params = {"period_end": END.isoformat()}
+    campaigns = api.get(f"/api/clients/{COMPANY}/results/campaigns", params=params).json()["campaigns"]
+    expected: dict[str, Decimal] = {}
+    for _platform, campaign, _day, metrics in emulated_days():
+        expected[campaign.id] = expected.get(campaign.id, Decimal(0)) + metrics.spend
+    spent = {c["campaign_id"]: c["spend"] for c in campaigns if c["spend"]}
+    assert spent == {cid: pytest.approx(float(total)) for cid, total in expected.items() if total}
+    assert [c["spend"] for c in campaigns] == sorted((c["spend"] for c in campaigns), reverse=True)
+    top = campaigns[0]
+    daily = api.get(f"/api/clients/{COMPANY}/results/campaigns/daily", params=params).json()["daily"]
+    platform, campaign = next((p, c) for p, c, _, _ in emulated_days() if c.id == top["campaign_id"])
+    by_day = {day: m.spend for p, c, day, m in emulated_days() if c.id == campaign.id}
+    assert daily[top["campaign_id"]] == [
+        {"date": day.isoformat(), "spend": pytest.approx(float(by_day.get(day, 0)))}
+        for day in synthetic.days(START, END)
+    ]
+    assert platform == top["platform"]

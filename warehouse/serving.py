@@ -1,0 +1,237 @@
+"""The serving layer: each company's mart rows published as Parquet, and the readers the API queries marts with.
+
+DuckDB lets one process hold the warehouse file, and that process is a Dagster run. So after the marts are
+rebuilt, the run writes every company's rows to ``<data_dir>/serving/<company>/<version>/<mart>.parquet`` and
+then points ``<company>/CURRENT`` at the new version with an atomic rename: a reader resolves ``CURRENT`` once
+and sees the old files or the new ones, never half. The API reads them with an in-memory DuckDB, so a request
+costs what that company's data costs, however many companies there are.
+
+On PostgreSQL there is nothing to publish: the API reads the mart tables (readers do not block on writers).
+Either way the rollups in ``sql/rollups/`` run unchanged against ``metric_daily`` and ``campaign_daily``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import sqlalchemy as sa
+
+from tally.settings import Settings
+from warehouse.models import MART_MODELS, model_sql, run_models, warehouse_transaction
+
+CURRENT = "CURRENT"
+# Versions kept per company beside the current one, so a reader that resolved the previous pointer can finish.
+KEEP_PREVIOUS = 1
+PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)\b")
+
+
+@cache
+def rollup_sql(name: str) -> str:
+    """The text of ``sql/rollups/<name>.sql``, read once per process: the files do not change while serving."""
+    return model_sql("rollups", f"{name}.sql")
+
+
+def sql_string(path: Path) -> str:
+    """A file path as a SQL string literal (DuckDB takes no parameters for COPY targets or view bodies)."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def used_parameters(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a statement names; a missing one is a bug in the caller, so it raises ``KeyError``."""
+    return {name: params[name] for name in set(PARAMETER.findall(sql))}
+
+
+@dataclass(frozen=True)
+class PublishReport:
+    """What one publish wrote: for the asset's metadata."""
+
+    companies: int
+    removed: int
+    version: str
+
+
+def publish(warehouse: duckdb.DuckDBPyConnection, serving_dir: Path) -> PublishReport:
+    """Write every company's mart rows as a new Parquet version and point the company's ``CURRENT`` at it.
+
+    Companies that no longer have rows in any mart lose their published directory.
+    """
+    version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:8]
+    companies = sorted(
+        company
+        for (company,) in warehouse.execute(
+            " union ".join(f"select distinct company_id from marts.{mart}" for mart in MART_MODELS)
+        ).fetchall()
+    )
+    serving_dir.mkdir(parents=True, exist_ok=True)
+    for company in companies:
+        publish_company(warehouse, serving_dir / company, company, version)
+    removed = 0
+    for stale in sorted(set(p.name for p in serving_dir.iterdir() if p.is_dir()) - set(companies)):
+        shutil.rmtree(serving_dir / stale, ignore_errors=True)
+        removed += 1
+    return PublishReport(companies=len(companies), removed=removed, version=version)
+
+
+def publish_company(warehouse: duckdb.DuckDBPyConnection, company_dir: Path, company: str, version: str) -> None:
+    """Write one company's marts into a hidden folder, rename it to its version, then flip ``CURRENT``."""
+    writing = company_dir / f".{version}"
+    writing.mkdir(parents=True, exist_ok=True)
+    for mart in MART_MODELS:
+        warehouse.execute(
+            f"copy (select * from marts.{mart} where company_id = $company order by date) "
+            f"to {sql_string(writing / f'{mart}.parquet')} (format parquet, compression zstd)",
+            {"company": company},
+        )
+    os.replace(writing, company_dir / version)
+    pointer = company_dir / f".{CURRENT}.{version}"
+    pointer.write_text(version)
+    os.replace(pointer, company_dir / CURRENT)
+    versions = sorted(p.name for p in company_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for old in versions[: -(KEEP_PREVIOUS + 1)]:
+        shutil.rmtree(company_dir / old, ignore_errors=True)
+
+
+class MartSession(Protocol):
+    """Queries over one company's marts, all seeing the same published version or transaction."""
+
+    def rows(self, rollup: str, **params: Any) -> list[dict[str, Any]]:
+        """The rows of ``sql/rollups/<rollup>.sql`` with its named parameters bound."""
+
+
+class Marts(Protocol):
+    """Where the API reads marts from."""
+
+    def session(self, company_id: str) -> AbstractContextManager[MartSession]:
+        """A read session over one company's marts."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class DuckDBSession:
+    """One DuckDB cursor whose temporary views show one company's published Parquet files.
+
+    A view is made the first time a rollup reads its mart: each costs a catalog change per request, and the
+    period query reads none.
+    """
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, sources: dict[str, str]) -> None:
+        self.cursor = cursor
+        self.pending = dict(sources)
+
+    def rows(self, rollup: str, **params: Any) -> list[dict[str, Any]]:
+        sql = rollup_sql(rollup)
+        for mart in [mart for mart in self.pending if re.search(rf"\b{mart}\b", sql)]:
+            self.cursor.execute(f"create temporary view {mart} as {self.pending.pop(mart)}")
+        result = self.cursor.execute(PARAMETER.sub(r"$\1", sql), used_parameters(sql, params))
+        columns = [column[0] for column in result.description]
+        return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+
+
+class ParquetMarts:
+    """Marts from the published Parquet files, through one in-memory DuckDB and a cursor per session.
+
+    Temporary views belong to the cursor that made them, so concurrent sessions for different companies do not
+    see each other's views.
+    """
+
+    def __init__(self, serving_dir: Path) -> None:
+        self.serving_dir = serving_dir
+        self.database = duckdb.connect(":memory:")
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def session(self, company_id: str) -> Iterator[DuckDBSession]:
+        with self.lock:
+            cursor = self.database.cursor()
+        try:
+            version_dir = self.current_version(company_id)
+            sources = {
+                mart: f"select * from read_parquet({sql_string(version_dir / f'{mart}.parquet')})"
+                if version_dir
+                else model_sql("marts", "empty", f"{mart}.sql")
+                for mart in MART_MODELS
+            }
+            yield DuckDBSession(cursor, sources)
+        finally:
+            cursor.close()
+
+    def current_version(self, company_id: str) -> Path | None:
+        """The company's published version folder, or None when nothing is published for it."""
+        try:
+            version = (self.serving_dir / company_id / CURRENT).read_text().strip()
+        except FileNotFoundError:
+            return None
+        return self.serving_dir / company_id / version
+
+    def close(self) -> None:
+        self.database.close()
+
+
+class PostgresSession:
+    """One read-only PostgreSQL transaction with the marts schema first on the search path."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self.connection = connection
+
+    def rows(self, rollup: str, **params: Any) -> list[dict[str, Any]]:
+        sql = rollup_sql(rollup)
+        result = self.connection.execute(sa.text(sql), used_parameters(sql, params))
+        return [dict(row) for row in result.mappings()]
+
+
+class PostgresMarts:
+    """Marts from the PostgreSQL warehouse's tables."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = sa.create_engine(url, pool_pre_ping=True)
+
+    @contextmanager
+    def session(self, company_id: str) -> Iterator[PostgresSession]:
+        with self.engine.connect() as connection, connection.begin():
+            connection.exec_driver_sql("set transaction isolation level repeatable read, read only")
+            connection.exec_driver_sql("set local search_path to marts")
+            yield PostgresSession(connection)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_marts(settings: Settings) -> ParquetMarts | PostgresMarts:
+    """The reader for the configured warehouse."""
+    if settings.warehouse_url:
+        return PostgresMarts(settings.warehouse_url)
+    return ParquetMarts(settings.serving_dir)
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    """What one marts refresh did: which staging models had raw data, and what was published."""
+
+    built: dict[str, bool]
+    published: PublishReport | None
+
+
+def refresh_marts(settings: Settings) -> RefreshReport:
+    """Rebuild every staging view and mart in one warehouse transaction, then publish them for the API.
+
+    Publishing happens after the commit, from the same DuckDB connection, so the files hold committed rows.
+    """
+    with warehouse_transaction(settings) as warehouse:
+        built = run_models(warehouse)
+        if isinstance(warehouse, sa.Connection):
+            return RefreshReport(built=built, published=None)
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
+        return RefreshReport(built=built, published=publish(warehouse, settings.serving_dir))

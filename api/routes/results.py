@@ -172,12 +172,17 @@ def campaigns(
 
 
 @router.get("/campaigns/daily", response_model=DailyOut, responses={**AUTH_ERRORS, **BAD_QUERY})
-def campaigns_daily(company_id: ViewCompany, query: PeriodDep, platform: PlatformDep, marts: MartsDep) -> DailyOut:
-    """Every campaign's spend on every day of the period (zero where it spent nothing), for sparklines."""
+def campaigns_daily(
+    company_id: ViewCompany, query: PeriodDep, platform: PlatformDep, marts: MartsDep
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Every campaign's spend on every day of the period (zero where it spent nothing), for sparklines.
+
+    Plain dicts, validated once by the response model: a quarter of 100 campaigns is 9,000 points.
+    """
     with marts.session(company_id) as session:
         period = load_period(session, query)
         rows = session.rows("campaign_daily_spend", company_id=company_id, platform=platform, **period.bounds)
-    daily: dict[str, list[DaySpend]] = {}
+    daily: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        daily.setdefault(row["campaign_id"], []).append(DaySpend(date=row["date"], spend=row["spend"]))
-    return DailyOut(daily=daily)
+        daily.setdefault(row["campaign_id"], []).append({"date": row["date"], "spend": row["spend"]})
+    return {"daily": daily}

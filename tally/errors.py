@@ -103,3 +103,25 @@ class InvalidRequest(TallyError):
     """A request whose values are outside what the route accepts; the message names the allowed values."""
 
     status_code = 400
+
+
+class ModelNotConfigured(ConfigurationError):
+    """No language model is configured; the message names the settings that configure one."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "No language model is configured: set TALLY_LLM_MODEL and OPENAI_API_KEY "
+            "(or OPENAI_BASE_URL for an OpenAI-compatible server)"
+        )
+
+
+class ModelError(TallyError):
+    """The language model's server failed or answered with something unusable."""
+
+    status_code = 502
+
+
+class ModelTimeout(ModelError):
+    """The language model's server did not answer within TALLY_LLM_TIMEOUT_SECONDS."""
+
+    status_code = 504

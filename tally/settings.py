@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,6 +76,24 @@ class Settings(BaseSettings):
         description="Days a sync re-pulls per platform, ending yesterday in the account's time zone.",
     )
 
+    # The OpenAI SDK's own variable names, so one environment serves Tally and any other OpenAI client.
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"),
+        description="Key of the OpenAI-compatible server (OPENAI_API_KEY); a local server may need none.",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url"),
+        description="Base URL of any OpenAI-compatible server (OPENAI_BASE_URL); default OpenAI's own.",
+    )
+    llm_model: str | None = Field(
+        default=None, description="Chat model answering questions and writing insights; unset: no model."
+    )
+    llm_timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of one model request.")
+    llm_max_retries: int = Field(default=2, ge=0, description="Retries of a failed model request (SDK backoff).")
+    llm_max_tool_rounds: int = Field(default=6, ge=1, description="Tool-call rounds the model may take per question.")
+
     @field_validator("shopify_base_url")
     @classmethod
     def _shop_placeholder(cls, value: str) -> str:
@@ -107,6 +125,11 @@ class Settings(BaseSettings):
     def duckdb_path(self) -> Path:
         """The DuckDB warehouse file used when no PostgreSQL warehouse is configured."""
         return (self.data_dir / "warehouse.duckdb").resolve()
+
+    @property
+    def llm_configured(self) -> bool:
+        """Whether a model is set and there is a server to ask: a key for OpenAI, or a compatible base URL."""
+        return bool(self.llm_model) and bool(self.openai_api_key or self.openai_base_url)
 
     def with_demo_secrets(self) -> Settings:
         """In demo mode, fill a missing encryption key and token secret from files under the data dir.

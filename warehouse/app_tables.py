@@ -84,3 +84,49 @@ goals = sa.Table(
     sa.Column("updated_by", sa.String(255), nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# A short note on what moved in a company's results, written by the weekly insight asset; GET /results shows the
+# latest. `figures` holds the rollup rows it was written from, `model` the model that wrote it (null: template).
+insights = sa.Table(
+    "insights",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(64), nullable=False),
+    sa.Column("period_type", sa.String(16), nullable=False),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("model", sa.String(255), nullable=True),
+    sa.Column("figures", sa.JSON, nullable=False),
+    sa.Column("generated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_insights_company_generated", "company_id", "generated_at"),
+)
+
+# Quarterly business reviews prepared by POST /results/prepare-qbr, with the figures their summary was written from.
+qbrs = sa.Table(
+    "qbrs",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(64), nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("model", sa.String(255), nullable=True),
+    sa.Column("figures", sa.JSON, nullable=False),
+    sa.Column("insight_id", sa.String(36), nullable=True),
+    sa.Column("created_by", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_qbrs_company_created", "company_id", "created_at"),
+)
+
+# What Tally keeps about a client beyond its connections: for now, when its last QBR was prepared.
+client_profiles = sa.Table(
+    "client_profiles",
+    metadata,
+    sa.Column("company_id", sa.String(64), primary_key=True),
+    sa.Column("last_qbr_date", sa.Date, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

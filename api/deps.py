@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.ai.model import LanguageModel
 from api.auth import Principal, TokenVerifier
 from tally.errors import AuthenticationFailed, NotFound, PermissionDenied
 from tally.settings import Settings
@@ -35,6 +36,11 @@ def get_vault(request: Request) -> CredentialVault:
     return request.app.state.vault
 
 
+def get_language_model(request: Request) -> LanguageModel | None:
+    """The language model the app was created with, or None when none is configured."""
+    return request.app.state.language_model
+
+
 def get_db(request: Request) -> Iterator[sa.Connection]:
     """One app-database transaction per request: committed on success, rolled back on any error."""
     with request.app.state.engine.begin() as db:
@@ -53,6 +59,7 @@ def get_principal(
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 VaultDep = Annotated[CredentialVault, Depends(get_vault)]
+LanguageModelDep = Annotated[LanguageModel | None, Depends(get_language_model)]
 # Committed before the response is sent, so a caller never reads its own write half-done.
 Db = Annotated[sa.Connection, Depends(get_db, scope="function")]
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

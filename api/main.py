@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from api.ai.model import create_language_model
 from api.auth import TokenVerifier
 from api.errors import install_error_handlers
-from api.routes import connections, goals, platforms, results, runs
+from api.routes import assistant, connections, goals, platforms, results, runs
 from tally.settings import Settings
 from warehouse.app_database import create_app_engine
 from warehouse.serving import open_marts
@@ -25,6 +26,8 @@ def create_app(settings: Settings | None = None, engine: sa.Engine | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         app.state.marts.close()
+        if app.state.language_model is not None:
+            app.state.language_model.close()
 
     app = FastAPI(
         title="Tally API",
@@ -37,10 +40,12 @@ def create_app(settings: Settings | None = None, engine: sa.Engine | None = None
     app.state.token_verifier = TokenVerifier(settings)
     app.state.engine = engine or create_app_engine(settings.resolved_app_database_url)
     app.state.marts = open_marts(settings)
+    app.state.language_model = create_language_model(settings)
     install_error_handlers(app)
     app.include_router(platforms.router)
     app.include_router(runs.router)
     app.include_router(connections.router)
     app.include_router(results.router)
     app.include_router(goals.router)
+    app.include_router(assistant.router)
     return app

@@ -24,6 +24,7 @@ from api.results import (
 )
 from api.tracking import tracking_status
 from warehouse import goals as goal_store
+from warehouse import insights as insight_store
 from warehouse import run_requests as outbox
 
 router = APIRouter(prefix="/api/clients/{companyId}/results", tags=["results"])
@@ -143,7 +144,7 @@ def results(company_id: ViewCompany, query: PeriodDep, marts: MartsDep, db: Db) 
         "period": period.current(),
         "prior_period": period.prior(),
         "metrics": metrics,
-        "insight": None,
+        "insight": insight_store.latest_insight(db, company_id),
         "connected_platforms": outbox.connected_platforms(db, company_id),
         "warnings": warnings,
     }

@@ -53,7 +53,7 @@ def app_database_url(database_kind: str, postgres_app_url: str | None, tmp_path:
     assert postgres_app_url is not None
     engine = sa.create_engine(postgres_app_url)
     with engine.begin() as db:
-        db.execute(sa.text("TRUNCATE connections, run_requests, goals"))
+        db.execute(sa.text("TRUNCATE connections, run_requests, goals, insights, qbrs, client_profiles"))
     engine.dispose()
     yield postgres_app_url
 

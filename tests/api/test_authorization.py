@@ -30,12 +30,16 @@ PERMISSIONS = {
     ("GET", "/api/clients/{companyId}/results/campaigns/daily"): "clients:view",
     ("GET", "/api/clients/{companyId}/goals"): "clients:view",
     ("PUT", "/api/clients/{companyId}/goals"): "clients:update",
+    ("POST", "/api/clients/{companyId}/results/ask"): "clients:view",
+    ("POST", "/api/clients/{companyId}/results/prepare-qbr"): "clients:update",
+    ("GET", "/api/clients/{companyId}/qbrs"): "clients:view",
 }
 BODIES = {
     ("POST", "/api/clients/{companyId}/connections"): {"platform": "meta_ads", "credentials": {}},
     ("PATCH", "/api/clients/{companyId}/connections/{id}"): {"display_name": "x"},
     ("POST", "/api/clients/{companyId}/connections/backfill"): {"days": 30},
     ("PUT", "/api/clients/{companyId}/goals"): {"goals": []},
+    ("POST", "/api/clients/{companyId}/results/ask"): {"question": "How did spend move?"},
 }
 ROUTES = sorted(PERMISSIONS)
 

@@ -1,0 +1,162 @@
+"""A company's figures for the AI: the same rollup queries and goal tracking GET /results uses, bound to one company.
+
+The company id is fixed when the object is made (from the URL, or the asset's partition); nothing a model sends
+can change it. Every number comes from ``sql/rollups/``; this module only picks and labels rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from api.results import METRIC_KEYS, Period, PeriodQuery, currency_warning, load_period
+from api.tracking import tracking_status
+from warehouse import goals as goal_store
+from warehouse import run_requests as outbox
+from warehouse.serving import Marts
+
+CAMPAIGN_FIELDS = (
+    "campaign_id",
+    "campaign_name",
+    "platform",
+    "campaign_status",
+    "spend",
+    "impressions",
+    "clicks",
+    "conversions",
+    "conversion_value",
+    "roas",
+    "cpa",
+    "cpc",
+    "cpm",
+    "ctr",
+    "currency",
+    "spend_delta_pct",
+)
+METRIC_FIELDS = ("metric_key", "value", "prior_value", "delta_pct", "currency", "data_points")
+METRIC_ORDER = {key: position for position, key in enumerate(METRIC_KEYS)}
+
+
+def period_out(start: date, end: date, period_type: str | None = None) -> dict[str, Any]:
+    """A period as the AI sees it and stores it."""
+    return {"type": period_type, "start": start.isoformat(), "end": end.isoformat()}
+
+
+class CompanyFigures:
+    """Read-only figures of one company. Each call opens its own marts session, so none is held during a model call."""
+
+    def __init__(self, marts: Marts, db: sa.Connection, company_id: str) -> None:
+        self.marts = marts
+        self.db = db
+        self.company_id = company_id
+
+    def period(self, period_type: str, period_end: date) -> Period:
+        """The calendar period ending on ``period_end`` and its prior period, from ``periods.sql``."""
+        with self.marts.session(self.company_id) as session:
+            return load_period(session, PeriodQuery(period_type, period_end))
+
+    def period_metrics(self, period_type: str, period_end: date) -> dict[str, Any]:
+        """Every metric of the period with its prior value, change, and goal tracking (as GET /results)."""
+        with self.marts.session(self.company_id) as session:
+            period = load_period(session, PeriodQuery(period_type, period_end))
+            rows = session.rows("results_metrics", company_id=self.company_id, **period.bounds)
+        targets = {
+            goal.metric_key: goal.target for goal in goal_store.list_goals(self.db, self.company_id, period_type)
+        }
+        metrics, warnings = [], []
+        for row in sorted(rows, key=lambda row: METRIC_ORDER.get(row["metric_key"], len(METRIC_ORDER))):
+            key, target = row["metric_key"], targets.get(row["metric_key"])
+            status = (
+                tracking_status(key, row["value"], target, period.days_elapsed, period.period_days) if target else None
+            )
+            metrics.append(
+                {**{field: row[field] for field in METRIC_FIELDS}, "target": target, "tracking_status": status}
+            )
+            if row["currencies"] and not row["is_ratio"]:
+                warnings.append(currency_warning(key, row["currencies"]))
+        return {
+            "period": period_out(period.start, period.end, period_type),
+            "prior_period": period_out(period.prior_start, period.prior_end, period_type),
+            "metrics": metrics,
+            "goals_without_data": sorted(set(targets) - {metric["metric_key"] for metric in metrics}),
+            "warnings": warnings,
+        }
+
+    def goal_status(self, period_type: str, period_end: date) -> dict[str, Any]:
+        """The company's goals for this kind of period, each with the period's value and tracking status."""
+        figures = self.period_metrics(period_type, period_end)
+        goals = [
+            {key: metric[key] for key in ("metric_key", "target", "value", "currency", "tracking_status")}
+            for metric in figures["metrics"]
+            if metric["target"] is not None
+        ]
+        return {
+            "period": figures["period"],
+            "goals": goals,
+            "goals_without_data": figures["goals_without_data"],
+        }
+
+    def campaigns(
+        self, period: Period, sort_by: str, sort_dir: str, limit: int, platform: str | None = None
+    ) -> dict[str, Any]:
+        """The first ``limit`` campaigns of the period in the rollup's order, and the totals of all of them."""
+        return self.campaigns_between(
+            period.start, period.end, period.prior_start, period.prior_end, sort_by, sort_dir, limit, platform
+        ) | {"period": period_out(period.start, period.end, period.period_type)}
+
+    def campaigns_between(
+        self,
+        start: date,
+        end: date,
+        prior_start: date,
+        prior_end: date,
+        sort_by: str,
+        sort_dir: str,
+        limit: int,
+        platform: str | None = None,
+    ) -> dict[str, Any]:
+        """Campaigns over any window against a prior window (``campaigns.sql``): a QBR's three months."""
+        with self.marts.session(self.company_id) as session:
+            rows = session.rows(
+                "campaigns",
+                company_id=self.company_id,
+                platform=platform,
+                sort_by=sort_by,
+                sort_dir=sort_dir,
+                period_start=start,
+                period_end=end,
+                prior_start=prior_start,
+                prior_end=prior_end,
+            )
+        *campaign_rows, totals = rows
+        return {
+            "period": period_out(start, end),
+            "sorted_by": f"{sort_by} {sort_dir}",
+            "campaign_count": len(campaign_rows),
+            "campaigns": [{field: row[field] for field in CAMPAIGN_FIELDS} for row in campaign_rows[:limit]],
+            "totals": {key: value for key, value in totals.items() if key in CAMPAIGN_FIELDS and value is not None},
+        }
+
+    def campaign_daily_spend(self, period: Period, campaign_id: str, platform: str | None = None) -> dict[str, Any]:
+        """One campaign's spend on each day of the period (zero on days without spend)."""
+        with self.marts.session(self.company_id) as session:
+            rows = session.rows(
+                "campaign_daily_spend",
+                company_id=self.company_id,
+                platform=platform,
+                period_start=period.start,
+                period_end=period.end,
+            )
+        days = [row for row in rows if row["campaign_id"] == campaign_id]
+        return {
+            "period": period_out(period.start, period.end, period.period_type),
+            "campaign_id": campaign_id,
+            "platforms": sorted({row["platform"] for row in days}),
+            "daily_spend": [{"date": row["date"], "spend": row["spend"]} for row in days],
+        }
+
+    def connected_platforms(self) -> list[str]:
+        """The platforms the company is connected to (names only; nothing about the connections themselves)."""
+        return outbox.connected_platforms(self.db, self.company_id)

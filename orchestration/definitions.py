@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.assets.insights import weekly_insight_asset
 from orchestration.assets.marts import marts
 from orchestration.assets.raw import raw_assets
-from orchestration.resources import TallyResource
-from orchestration.schedules import daily_refresh_job, daily_refresh_schedule
+from orchestration.resources import LanguageModelResource, TallyResource
+from orchestration.schedules import (
+    daily_refresh_job,
+    daily_refresh_schedule,
+    weekly_insight_job,
+    weekly_insight_schedule,
+)
 from orchestration.sensors import run_requests_sensor
 
 defs = dg.Definitions(
-    assets=[*raw_assets, marts],
+    assets=[*raw_assets, marts, weekly_insight_asset],
     sensors=[run_requests_sensor],
-    jobs=[daily_refresh_job],
-    schedules=[daily_refresh_schedule],
-    resources={"tally": TallyResource()},
+    jobs=[daily_refresh_job, weekly_insight_job],
+    schedules=[daily_refresh_schedule, weekly_insight_schedule],
+    resources={"tally": TallyResource(), "language_model": LanguageModelResource()},
 )

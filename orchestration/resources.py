@@ -1,4 +1,4 @@
-"""Dagster resources: Tally's settings, app database and vault, chosen by configuration, never holding secrets.
+"""Dagster resources: settings, app database, vault and language model, chosen by configuration, holding no secret.
 
 Secrets (encryption keys) are read from the environment by ``Settings`` inside the run; the resource's own fields
 are only locations (data dir, database URLs, a platform host), so nothing secret is ever in run config.
@@ -12,6 +12,7 @@ import dagster as dg
 import sqlalchemy as sa
 from pydantic import PrivateAttr
 
+from api.ai.model import LanguageModel, create_language_model
 from tally.settings import Settings
 from warehouse.app_database import create_app_engine
 from warehouse.vault import CredentialVault
@@ -50,3 +51,37 @@ class TallyResource(dg.ConfigurableResource):
     def vault(self) -> CredentialVault:
         """The credential vault of the environment's keys."""
         return CredentialVault.from_settings(self.settings)
+
+
+class LanguageModelResource(dg.ConfigurableResource):
+    """The OpenAI-compatible chat model that writes insights; ``language_model()`` is None when none is configured.
+
+    The fields override the environment's settings (``TALLY_LLM_MODEL``, ``OPENAI_BASE_URL``...). The key is
+    read from ``OPENAI_API_KEY`` inside the run only, so it is never part of run config.
+    """
+
+    llm_model: str | None = None
+    base_url: str | None = None
+    timeout_seconds: float | None = None
+    max_retries: int | None = None
+    _model: LanguageModel | None = PrivateAttr(default=None)
+
+    def settings(self) -> Settings:
+        """The environment's model settings with this resource's fields on top."""
+        overrides = {
+            "llm_model": self.llm_model,
+            "openai_base_url": self.base_url,
+            "llm_timeout_seconds": self.timeout_seconds,
+            "llm_max_retries": self.max_retries,
+        }
+        return Settings().model_copy(update={key: value for key, value in overrides.items() if value is not None})
+
+    def language_model(self) -> LanguageModel | None:
+        """One client per resource instance, made on first use."""
+        if self._model is None:
+            self._model = create_language_model(self.settings())
+        return self._model
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._model is not None:
+            self._model.close()

@@ -7,6 +7,8 @@ restated. Going through the outbox keeps one path (and one record) for every loa
 
 import dagster as dg
 
+from orchestration.assets.insights import INSIGHT_KEY
+from orchestration.partitions import CLIENTS, clients_partitions_def
 from orchestration.resources import TallyResource
 from warehouse import connections as store
 from warehouse import run_requests as outbox
@@ -38,3 +40,28 @@ daily_refresh_schedule = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every morning at 06:00 UTC, queue a lookback sync of every active connection.",
 )
+
+
+weekly_insight_job = dg.define_asset_job(
+    name="weekly_insight_job",
+    selection=[INSIGHT_KEY],
+    partitions_def=clients_partitions_def,
+    description="Write one client's weekly insight from its served marts.",
+)
+
+
+@dg.schedule(
+    name="weekly_insight_schedule",
+    job=weekly_insight_job,
+    cron_schedule="0 7 * * 1",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every Monday at 07:00 UTC (after the daily refresh), write each client's insight on last week.",
+)
+def weekly_insight_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.RunRequest]:
+    """One run per client partition, keyed by client and week so a tick never writes a week twice."""
+    week = context.scheduled_execution_time.date().isoformat() if context.scheduled_execution_time else "now"
+    return [
+        dg.RunRequest(run_key=f"insight-{company_id}-{week}", partition_key=company_id)
+        for company_id in context.instance.get_dynamic_partitions(CLIENTS)
+    ]

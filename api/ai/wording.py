@@ -40,14 +40,14 @@ def figure(metric_key: str, value: float | None, currency: str | None = None) ->
 
 def change(delta_pct: float | None) -> str:
     """A change in percent with its sign, or a note that there is nothing to compare with."""
-    return "no prior figure" if delta_pct is None else f"{delta_pct:+.1f}%"
+    return "no prior figure" if delta_pct is None else f"{delta_pct:+.1f}% vs prior"
 
 
 def metric_phrase(metric: dict[str, Any]) -> str:
-    """``spend USD 1,234.50 (+12.0% vs prior)``."""
+    """``spend USD 1,234.50 (+12.0% vs prior)``, or ``(no prior figure)``."""
     label = LABELS.get(metric["metric_key"], metric["metric_key"])
     value = figure(metric["metric_key"], metric["value"], metric["currency"])
-    return f"{label} {value} ({change(metric['delta_pct'])} vs prior)"
+    return f"{label} {value} ({change(metric['delta_pct'])})"
 
 
 def headline(metrics: list[dict[str, Any]]) -> str:

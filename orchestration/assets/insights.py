@@ -1,0 +1,79 @@
+"""The weekly insight as a Dagster asset: one partition per client, written after the marts it reads.
+
+Each run reads the client's last full week from the served marts (the same rollups as GET /results), has the
+language model write a short insight from those figures, or the template when no model is configured or the
+model fails, and stores it with its figures and model in the app database, where GET /results finds it.
+"""
+
+from datetime import date
+
+import dagster as dg
+from pydantic import Field
+
+from api.ai.figures import CompanyFigures
+from api.ai.insight import insight_record, last_full_week_end, template_insight, weekly_figures, weekly_insight
+from api.results import today
+from orchestration.assets.marts import mart_asset_key
+from orchestration.assets.raw import OWNERS
+from orchestration.partitions import clients_partitions_def
+from orchestration.resources import LanguageModelResource, TallyResource
+from tally.errors import ModelError
+from warehouse import insights as insight_store
+from warehouse.models import MART_MODELS
+from warehouse.serving import open_marts
+
+INSIGHT_KEY = dg.AssetKey(["app", "insights"])
+
+
+class InsightConfig(dg.Config):
+    """Which week an insight run writes about."""
+
+    week_end: str | None = Field(
+        default=None, description="A day of the week to write about, YYYY-MM-DD (default: the last full week)"
+    )
+
+
+@dg.asset(
+    key=INSIGHT_KEY,
+    description="A short weekly insight per client (what moved, why, what to watch) with the figures it used.",
+    partitions_def=clients_partitions_def,
+    deps=[mart_asset_key(name) for name in MART_MODELS],
+    group_name="insights",
+    kinds={"openai", "python"},
+    owners=OWNERS,
+)
+def weekly_insight_asset(
+    context: dg.AssetExecutionContext,
+    config: InsightConfig,
+    tally: TallyResource,
+    language_model: LanguageModelResource,
+) -> dg.MaterializeResult:
+    """Write the client's insight on its last full week into the app database."""
+    company_id = context.partition_key
+    week_end = date.fromisoformat(config.week_end) if config.week_end else last_full_week_end(today())
+    model = language_model.language_model()
+    marts = open_marts(tally.settings)
+    model_error = None
+    try:
+        with tally.app_engine().begin() as db:
+            data = weekly_figures(CompanyFigures(marts, db, company_id), week_end)
+            try:
+                insight = weekly_insight(company_id, data, model)
+            except ModelError as exc:
+                # A weekly note is still worth having: the template writes it and the metadata says why.
+                model_error = exc.message
+                context.log.warning(f"model failed for {company_id}, insight written by the template: {exc.message}")
+                insight = insight_record(company_id, data, template_insight(data), None)
+            insight_id = insight_store.insert_insight(db, insight)
+    finally:
+        marts.close()
+    return dg.MaterializeResult(
+        metadata={
+            "insight_id": insight_id,
+            "source": insight.source,
+            "model": insight.model or "",
+            "model_error": model_error or "",
+            "period": f"{insight.period_start} to {insight.period_end}",
+            "metrics": len(data["metrics"]),
+        }
+    )

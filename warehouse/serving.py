@@ -17,7 +17,8 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,11 @@ def rollup_sql(name: str) -> str:
 def sql_string(path: Path) -> str:
     """A file path as a SQL string literal (DuckDB takes no parameters for COPY targets or view bodies)."""
     return "'" + str(path).replace("'", "''") + "'"
+
+
+def reads_mart(sql: str, mart: str) -> bool:
+    """Whether a rollup's text names a mart: it then needs the company's data, else it is pure date arithmetic."""
+    return re.search(rf"\b{mart}\b", sql) is not None
 
 
 def used_parameters(sql: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -103,10 +109,41 @@ def publish_company(warehouse: duckdb.DuckDBPyConnection, company_dir: Path, com
         shutil.rmtree(company_dir / old, ignore_errors=True)
 
 
+Rows = list[dict[str, Any]]
+
+
+class PureRollups:
+    """Rows of rollups that read no mart (the period calendar), remembered per process.
+
+    Such a rollup is a pure function of its parameters, so running it once per distinct parameters is enough;
+    every results request asks for one, and a query costs a millisecond or more however small. Bounded LRU.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.remembered: OrderedDict[tuple[str, tuple[tuple[str, Any], ...]], Rows] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def rows(self, rollup: str, params: dict[str, Any], run: Callable[[], Rows]) -> Rows:
+        """The remembered rows for these parameters, or ``run()``'s; a copy, so callers cannot change them."""
+        key = (rollup, tuple(sorted(params.items())))
+        with self.lock:
+            rows = self.remembered.get(key)
+            if rows is not None:
+                self.remembered.move_to_end(key)
+        if rows is None:
+            rows = run()
+            with self.lock:
+                self.remembered[key] = rows
+                while len(self.remembered) > self.size:
+                    self.remembered.popitem(last=False)
+        return [dict(row) for row in rows]
+
+
 class MartSession(Protocol):
     """Queries over one company's marts, all seeing the same published version or transaction."""
 
-    def rows(self, rollup: str, **params: Any) -> list[dict[str, Any]]:
+    def rows(self, rollup: str, **params: Any) -> Rows:
         """The rows of ``sql/rollups/<rollup>.sql`` with its named parameters bound."""
 
 
@@ -120,21 +157,45 @@ class Marts(Protocol):
         """Release connections."""
 
 
-class DuckDBSession:
+class RollupSession:
+    """Runs rollups for one session; a rollup that reads no mart is answered from the process's memory."""
+
+    def __init__(self, pure: PureRollups) -> None:
+        self.pure = pure
+
+    def rows(self, rollup: str, **params: Any) -> Rows:
+        sql = rollup_sql(rollup)
+        marts = [mart for mart in MART_MODELS if reads_mart(sql, mart)]
+        if not marts:
+            return self.pure.rows(rollup, used_parameters(sql, params), lambda: self.query(sql, params))
+        self.open(marts)
+        return self.query(sql, params)
+
+    def open(self, marts: list[str]) -> None:
+        """Make these marts readable by the next query (nothing to do where they are tables)."""
+
+    def query(self, sql: str, params: dict[str, Any]) -> Rows:
+        """The rows of one statement with its ``:name`` parameters bound."""
+        raise NotImplementedError
+
+
+class DuckDBSession(RollupSession):
     """One DuckDB cursor whose temporary views show one company's published Parquet files.
 
     A view is made the first time a rollup reads its mart: each costs a catalog change per request, and the
     period query reads none.
     """
 
-    def __init__(self, cursor: duckdb.DuckDBPyConnection, sources: dict[str, str]) -> None:
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, sources: dict[str, str], pure: PureRollups) -> None:
+        super().__init__(pure)
         self.cursor = cursor
         self.pending = dict(sources)
 
-    def rows(self, rollup: str, **params: Any) -> list[dict[str, Any]]:
-        sql = rollup_sql(rollup)
-        for mart in [mart for mart in self.pending if re.search(rf"\b{mart}\b", sql)]:
+    def open(self, marts: list[str]) -> None:
+        for mart in [mart for mart in marts if mart in self.pending]:
             self.cursor.execute(f"create temporary view {mart} as {self.pending.pop(mart)}")
+
+    def query(self, sql: str, params: dict[str, Any]) -> Rows:
         result = self.cursor.execute(PARAMETER.sub(r"$\1", sql), used_parameters(sql, params))
         columns = [column[0] for column in result.description]
         return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
@@ -151,6 +212,7 @@ class ParquetMarts:
         self.serving_dir = serving_dir
         self.database = duckdb.connect(":memory:")
         self.lock = threading.Lock()
+        self.pure = PureRollups()
 
     @contextmanager
     def session(self, company_id: str) -> Iterator[DuckDBSession]:
@@ -164,7 +226,7 @@ class ParquetMarts:
                 else model_sql("marts", "empty", f"{mart}.sql")
                 for mart in MART_MODELS
             }
-            yield DuckDBSession(cursor, sources)
+            yield DuckDBSession(cursor, sources, self.pure)
         finally:
             cursor.close()
 
@@ -180,14 +242,14 @@ class ParquetMarts:
         self.database.close()
 
 
-class PostgresSession:
+class PostgresSession(RollupSession):
     """One read-only PostgreSQL transaction with the marts schema first on the search path."""
 
-    def __init__(self, connection: sa.Connection) -> None:
+    def __init__(self, connection: sa.Connection, pure: PureRollups) -> None:
+        super().__init__(pure)
         self.connection = connection
 
-    def rows(self, rollup: str, **params: Any) -> list[dict[str, Any]]:
-        sql = rollup_sql(rollup)
+    def query(self, sql: str, params: dict[str, Any]) -> Rows:
         result = self.connection.execute(sa.text(sql), used_parameters(sql, params))
         return [dict(row) for row in result.mappings()]
 
@@ -197,13 +259,14 @@ class PostgresMarts:
 
     def __init__(self, url: str) -> None:
         self.engine = sa.create_engine(url, pool_pre_ping=True)
+        self.pure = PureRollups()
 
     @contextmanager
     def session(self, company_id: str) -> Iterator[PostgresSession]:
         with self.engine.connect() as connection, connection.begin():
             connection.exec_driver_sql("set transaction isolation level repeatable read, read only")
             connection.exec_driver_sql("set local search_path to marts")
-            yield PostgresSession(connection)
+            yield PostgresSession(connection, self.pure)
 
     def close(self) -> None:
         self.engine.dispose()

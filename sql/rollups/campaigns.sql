@@ -49,16 +49,27 @@ campaigns as (
             as reach_impressions,
         cast(sum(case when not in_period then spend end) as double precision) as prior_spend,
         min(currency) as currency,
-        count(distinct currency) as currency_count
+        -- One currency (or none, for counts) exactly when the smallest equals the largest.
+        coalesce(min(currency) = max(currency), true) as single_currency
     from days
     group by platform, campaign_id
     having count(case when in_period then 1 end) > 0
 ),
 
-currencies as (
+-- The totals row's sums over exactly the campaigns listed.
+totals as (
     select
-        count(distinct currency) as currency_count,
-        string_agg(distinct currency, ', ' order by currency) as currencies
+        coalesce(min(currency) = max(currency), true) as single_currency,
+        min(currency) as currency,
+        string_agg(distinct currency, ', ' order by currency) as currencies,
+        coalesce(sum(spend), 0) as spend,
+        coalesce(sum(impressions), 0) as impressions,
+        coalesce(sum(clicks), 0) as clicks,
+        coalesce(sum(conversions), 0) as conversions,
+        coalesce(sum(conversion_value), 0) as conversion_value,
+        sum(reach) as reach,
+        sum(reach_impressions) as reach_impressions,
+        sum(prior_spend) as prior_spend
     from campaigns
 ),
 
@@ -72,15 +83,15 @@ rows as (
         campaign_objective,
         daily_budget,
         lifetime_budget,
-        case when currency_count <= 1 then spend end as spend,
+        case when single_currency then spend end as spend,
         impressions,
         clicks,
         conversions,
-        case when currency_count <= 1 then conversion_value end as conversion_value,
+        case when single_currency then conversion_value end as conversion_value,
         reach,
         reach_impressions,
-        case when currency_count <= 1 then prior_spend end as prior_spend,
-        case when currency_count = 1 then currency end as currency,
+        case when single_currency then prior_spend end as prior_spend,
+        case when single_currency then currency end as currency,
         cast(null as varchar) as currencies
     from campaigns
     union all
@@ -93,19 +104,17 @@ rows as (
         null,
         null,
         null,
-        case when currencies.currency_count <= 1 then coalesce(sum(spend), 0) end,
-        coalesce(sum(impressions), 0),
-        coalesce(sum(clicks), 0),
-        coalesce(sum(conversions), 0),
-        case when currencies.currency_count <= 1 then coalesce(sum(conversion_value), 0) end,
-        sum(reach),
-        sum(reach_impressions),
-        case when currencies.currency_count <= 1 then sum(prior_spend) end,
-        case when currencies.currency_count = 1 then min(campaigns.currency) end,
-        case when currencies.currency_count > 1 then currencies.currencies end
-    from currencies
-    left join campaigns on true
-    group by currencies.currency_count, currencies.currencies
+        case when single_currency then spend end,
+        impressions,
+        clicks,
+        conversions,
+        case when single_currency then conversion_value end,
+        reach,
+        reach_impressions,
+        case when single_currency then prior_spend end,
+        case when single_currency then currency end,
+        case when not single_currency then currencies end
+    from totals
 ),
 
 final as (

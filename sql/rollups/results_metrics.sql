@@ -3,8 +3,9 @@
 -- Grain: one row per metric the company has data for in the period.
 -- Additive metrics are summed per period; avg_value is the sum per day with data. Ratios are derived from the
 -- period's sums, never averaged from daily ratios, and are their own average; a zero denominator gives null.
--- Amounts in several currencies are never added: such a metric gets null value and currency, and `currencies`
--- names them so the route can warn.
+-- Each ratio is one row of ratio_definitions: numerator and denominator sums joined by metric key, so a ratio
+-- exists only where both sums do. Amounts in several currencies are never added: such a metric gets null value
+-- and currency, and `currencies` names them so the route can warn.
 with days as (
     select
         metric_key,
@@ -43,118 +44,46 @@ additive as (
     where data_points > 0
 ),
 
--- The additive sums side by side, for the ratios. A metric the company has no data for stays null.
-pivoted as (
-    select
-        max(case when metric_key = 'spend' then value end) as spend,
-        max(case when metric_key = 'spend' then prior_value end) as prior_spend,
-        max(case when metric_key = 'spend' then data_points end) as spend_days,
-        max(case when metric_key = 'spend' then currency end) as spend_currency,
-        max(case when metric_key = 'spend' then currencies end) as spend_currencies,
-        max(case when metric_key = 'impressions' then value end) as impressions,
-        max(case when metric_key = 'impressions' then prior_value end) as prior_impressions,
-        max(case when metric_key = 'impressions' then data_points end) as impressions_days,
-        max(case when metric_key = 'clicks' then value end) as clicks,
-        max(case when metric_key = 'clicks' then prior_value end) as prior_clicks,
-        max(case when metric_key = 'clicks' then data_points end) as clicks_days,
-        max(case when metric_key = 'conversions' then value end) as conversions,
-        max(case when metric_key = 'conversions' then prior_value end) as prior_conversions,
-        max(case when metric_key = 'conversions' then data_points end) as conversions_days,
-        max(case when metric_key = 'conversion_value' then value end) as conversion_value,
-        max(case when metric_key = 'conversion_value' then prior_value end) as prior_conversion_value,
-        max(case when metric_key = 'conversion_value' then data_points end) as conversion_value_days
-    from additive
+ratio_definitions (metric_key, numerator, denominator, scale, is_amount) as (
+    values
+        ('roas', 'conversion_value', 'spend', 1, false),
+        ('cpa', 'spend', 'conversions', 1, true),
+        ('cpm', 'spend', 'impressions', 1000, true),
+        ('cpc', 'spend', 'clicks', 1, true),
+        ('ctr', 'clicks', 'impressions', 100, false)
 ),
 
 ratios as (
     select
-        'roas' as metric_key,
-        conversion_value / nullif(spend, 0) as value,
-        prior_conversion_value / nullif(prior_spend, 0) as prior_value,
-        spend_days as data_points,
-        cast(null as varchar) as currency,
-        spend_currencies as currencies
-    from pivoted
-    where spend_days is not null and conversion_value_days is not null
-    union all
-    select
-        'cpa',
-        spend / nullif(conversions, 0),
-        prior_spend / nullif(prior_conversions, 0),
-        conversions_days,
-        spend_currency,
-        spend_currencies
-    from pivoted
-    where spend_days is not null and conversions_days is not null
-    union all
-    select
-        'cpm',
-        spend / nullif(impressions, 0) * 1000,
-        prior_spend / nullif(prior_impressions, 0) * 1000,
-        impressions_days,
-        spend_currency,
-        spend_currencies
-    from pivoted
-    where spend_days is not null and impressions_days is not null
-    union all
-    select
-        'cpc',
-        spend / nullif(clicks, 0),
-        prior_spend / nullif(prior_clicks, 0),
-        clicks_days,
-        spend_currency,
-        spend_currencies
-    from pivoted
-    where spend_days is not null and clicks_days is not null
-    union all
-    select
-        'ctr',
-        clicks / nullif(impressions, 0) * 100,
-        prior_clicks / nullif(prior_impressions, 0) * 100,
-        impressions_days,
-        cast(null as varchar),
-        cast(null as varchar)
-    from pivoted
-    where clicks_days is not null and impressions_days is not null
+        ratio.metric_key,
+        numerator.value / nullif(denominator.value, 0) * ratio.scale as value,
+        numerator.prior_value / nullif(denominator.prior_value, 0) * ratio.scale as prior_value,
+        denominator.data_points,
+        case when ratio.is_amount then numerator.currency end as currency,
+        coalesce(numerator.currencies, denominator.currencies) as currencies
+    from ratio_definitions as ratio
+    inner join additive as numerator on ratio.numerator = numerator.metric_key
+    inner join additive as denominator on ratio.denominator = denominator.metric_key
 ),
 
 metrics as (
-    select
-        metric_key,
-        value,
-        value / nullif(data_points, 0) as avg_value,
-        data_points,
-        currency,
-        prior_value,
-        currencies,
-        false as is_ratio
+    select metric_key, value, value / nullif(data_points, 0) as avg_value, data_points, currency, prior_value,
+        currencies, false as is_ratio
     from additive
     union all
-    select
-        metric_key,
-        value,
-        value as avg_value,
-        data_points,
-        currency,
-        prior_value,
-        currencies,
-        true as is_ratio
+    select metric_key, value, value, data_points, currency, prior_value, currencies, true
     from ratios
-),
-
-final as (
-    select
-        metric_key,
-        value,
-        avg_value,
-        data_points,
-        currency,
-        prior_value,
-        (value - prior_value) / nullif(prior_value, 0) * 100 as delta_pct,
-        currencies,
-        is_ratio
-    from metrics
 )
 
-select * from final
+select
+    metric_key,
+    value,
+    avg_value,
+    data_points,
+    currency,
+    prior_value,
+    (value - prior_value) / nullif(prior_value, 0) * 100 as delta_pct,
+    currencies,
+    is_ratio
+from metrics
 order by metric_key

@@ -23,7 +23,7 @@ from tally.settings import Settings
 from tests.warehouse.conftest import COMPANY, END, START
 from warehouse.app_database import upgrade
 from warehouse.models import MART_MODELS, model_sql
-from warehouse.serving import CURRENT, ParquetMarts, PostgresMarts, publish
+from warehouse.serving import CURRENT, ParquetMarts, PostgresMarts, PureRollups, publish
 
 AD_ACCOUNTS = {
     "meta_ads": emulator_credentials("meta_ads", 1)["ad_account_id"],
@@ -157,3 +157,24 @@ def test_campaigns_and_sparklines_are_the_emulators_numbers(api: httpx.Client) -
         for day in synthetic.days(START, END)
     ]
     assert platform == top["platform"]
+
+
+def test_the_period_calendar_is_computed_once_per_question() -> None:
+    """A rollup that reads no mart is a pure function of its parameters: the second ask is not run again."""
+    pure = PureRollups(size=2)
+    runs: list[str] = []
+
+    def run(answer: str) -> list[dict[str, Any]]:
+        runs.append(answer)
+        return [{"answer": answer}]
+
+    first = pure.rows("periods", {"period_type": "month", "period_end": END}, lambda: run("month"))
+    first[0]["answer"] = "changed by the caller"
+    again = pure.rows("periods", {"period_end": END, "period_type": "month"}, lambda: run("not asked"))
+    assert again == [{"answer": "month"}]
+    assert runs == ["month"]
+
+    pure.rows("periods", {"period_type": "week", "period_end": END}, lambda: run("week"))
+    pure.rows("periods", {"period_type": "year", "period_end": END}, lambda: run("year"))
+    pure.rows("periods", {"period_type": "month", "period_end": END}, lambda: run("month, evicted"))
+    assert runs == ["month", "week", "year", "month, evicted"]

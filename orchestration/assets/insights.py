@@ -29,7 +29,9 @@ class InsightConfig(dg.Config):
     """Which week an insight run writes about."""
 
     week_end: str | None = Field(
-        default=None, description="A day of the week to write about, YYYY-MM-DD (default: the last full week)"
+        default=None,
+        description="Last day of the week to write about, YYYY-MM-DD: a Sunday for a full ISO week, another day for "
+        "the week so far (default: the Sunday ending the last full week)",
     )
 
 

@@ -379,3 +379,14 @@ def test_prepare_qbr_without_a_model_writes_the_summary_by_template(
 def test_prepare_qbr_rejects_a_bad_date(plain_api: httpx.Client) -> None:
     response = plain_api.post("/api/clients/acme/results/prepare-qbr", params={"as_of": "April"})
     assert response.status_code == 400 and response.json() == {"detail": "as_of must be a date as YYYY-MM-DD"}
+
+
+def test_prepare_qbr_stores_nothing_when_the_model_fails(
+    plain_api: httpx.Client, fake_openai: FakeOpenAI, app_engine: sa.Engine
+) -> None:
+    fake_openai.fail(500)
+    response = plain_api.post("/api/clients/acme/results/prepare-qbr", params={"as_of": "2024-04-15"})
+    assert response.status_code == 502 and "HTTP 500" in response.json()["detail"]
+    assert plain_api.get("/api/clients/acme/qbrs").json() == {"qbrs": []}
+    with app_engine.connect() as db:
+        assert qbr_store.last_qbr_date(db, "acme") is None

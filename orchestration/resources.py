@@ -85,3 +85,4 @@ class LanguageModelResource(dg.ConfigurableResource):
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._model is not None:
             self._model.close()
+            self._model = None

@@ -6,12 +6,14 @@ model fails, and stores it with its figures and model in the app database, where
 """
 
 from datetime import date
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 from api.ai.figures import CompanyFigures
 from api.ai.insight import insight_record, last_full_week_end, template_insight, weekly_figures, weekly_insight
+from api.ai.model import LanguageModel
 from api.results import today
 from orchestration.assets.marts import mart_asset_key
 from orchestration.assets.raw import OWNERS
@@ -19,6 +21,7 @@ from orchestration.partitions import clients_partitions_def
 from orchestration.resources import LanguageModelResource, TallyResource
 from tally.errors import ModelError
 from warehouse import insights as insight_store
+from warehouse.insights import NewInsight
 from warehouse.models import MART_MODELS
 from warehouse.serving import open_marts
 
@@ -53,29 +56,35 @@ def weekly_insight_asset(
     """Write the client's insight on its last full week into the app database."""
     company_id = context.partition_key
     week_end = date.fromisoformat(config.week_end) if config.week_end else last_full_week_end(today())
-    model = language_model.language_model()
     marts = open_marts(tally.settings)
-    model_error = None
     try:
-        with tally.app_engine().begin() as db:
+        with tally.app_engine().connect() as db:
             data = weekly_figures(CompanyFigures(marts, db, company_id), week_end)
-            try:
-                insight = weekly_insight(company_id, data, model)
-            except ModelError as exc:
-                # A weekly note is still worth having: the template writes it and the metadata says why.
-                model_error = exc.message
-                context.log.warning(f"model failed for {company_id}, insight written by the template: {exc.message}")
-                insight = insight_record(company_id, data, template_insight(data), None)
-            insight_id = insight_store.insert_insight(db, insight)
     finally:
         marts.close()
+    # No transaction is held while the model writes: it may take as long as the model's timeout.
+    insight, model_error = write_insight(context, company_id, data, language_model.language_model())
+    with tally.app_engine().begin() as db:
+        insight_id = insight_store.insert_insight(db, insight)
     return dg.MaterializeResult(
         metadata={
             "insight_id": insight_id,
             "source": insight.source,
             "model": insight.model or "",
-            "model_error": model_error or "",
+            "model_error": model_error,
             "period": f"{insight.period_start} to {insight.period_end}",
             "metrics": len(data["metrics"]),
         }
     )
+
+
+def write_insight(
+    context: dg.AssetExecutionContext, company_id: str, data: dict[str, Any], model: LanguageModel | None
+) -> tuple[NewInsight, str]:
+    """The insight by the model, or by the template when there is no model or it fails; and the model's error."""
+    try:
+        return weekly_insight(company_id, data, model), ""
+    except ModelError as exc:
+        # A weekly note is still worth having: the template writes it and the metadata says why.
+        context.log.warning(f"model failed for {company_id}, insight written by the template: {exc.message}")
+        return insight_record(company_id, data, template_insight(data), None), exc.message

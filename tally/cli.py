@@ -62,9 +62,23 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from tally.demo import run_demo
+    from tally.child_processes import ChildExited
+    from tally.demo import DemoFailed, DemoOptions, run_demo
 
-    return run_demo(Settings(demo=True), ui=not args.no_ui, api_port=args.api_port, emulator_port=args.emulator_port)
+    options = DemoOptions(
+        ui=not args.no_ui,
+        companies=args.companies,
+        days=args.days,
+        api_port=args.api_port,
+        emulator_port=args.emulator_port,
+        dagster_port=args.dagster_port,
+        reset=args.reset,
+    )
+    try:
+        return run_demo(Settings(demo=True), options)
+    except (DemoFailed, ChildExited) as exc:
+        print(f"tally demo: {exc}", file=sys.stderr)
+        return 1
 
 
 def _split(value: str) -> list[str]:
@@ -95,9 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8765)
     demo = add("demo", _demo, "Run the emulator, the API and the Dagster UI with demo data.")
-    demo.add_argument("--no-ui", action="store_true", help="Do not start the Dagster UI.")
-    demo.add_argument("--api-port", type=int, default=8000)
-    demo.add_argument("--emulator-port", type=int, default=8765)
+    demo.add_argument("--no-ui", action="store_true", help="Do not start the Dagster UI (the daemon still runs).")
+    demo.add_argument("--companies", type=int, choices=range(1, 6), default=2, help="Demo companies (1-5).")
+    demo.add_argument("--days", type=int, choices=(30, 60, 90), default=90, help="Days each backfill loads.")
+    demo.add_argument("--reset", action="store_true", help="Start over instead of reusing loaded demo data.")
+    demo.add_argument("--api-port", type=int, default=8000, help="0 picks a free port.")
+    demo.add_argument("--emulator-port", type=int, default=8765, help="0 picks a free port.")
+    demo.add_argument("--dagster-port", type=int, default=3000, help="Port of the Dagster UI; 0 picks a free port.")
 
     db = add("db", lambda a: 2, "App database commands.")
     db_commands = db.add_subparsers(dest="db_command", required=True)

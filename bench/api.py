@@ -42,10 +42,10 @@ import duckdb
 import httpx
 
 from api.auth import mint_token
-from api.results import PERIOD_TYPES, PeriodQuery, load_period
 from tally.settings import Settings
 from warehouse.app_database import upgrade
 from warehouse.models import model_sql, replace_table
+from warehouse.results import PERIOD_TYPES, PeriodQuery, load_period
 from warehouse.serving import MartSession, ParquetMarts, publish
 from warehouse.vault import generate_key
 

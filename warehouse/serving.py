@@ -35,6 +35,9 @@ from warehouse.models import MART_MODELS, model_sql, run_models, warehouse_trans
 CURRENT = "CURRENT"
 # Versions kept per company beside the current one, so a reader that resolved the previous pointer can finish.
 KEEP_PREVIOUS = 1
+# Rows are written in date order, so small row groups let a period's query skip the other months' groups by their
+# min/max dates; LZ4 decodes several times faster than zstd for a few percent more disk.
+PARQUET_OPTIONS = "format parquet, compression lz4, row_group_size 4096"
 PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)\b")
 
 
@@ -97,7 +100,7 @@ def publish_company(warehouse: duckdb.DuckDBPyConnection, company_dir: Path, com
     for mart in MART_MODELS:
         warehouse.execute(
             f"copy (select * from marts.{mart} where company_id = $company order by date) "
-            f"to {sql_string(writing / f'{mart}.parquet')} (format parquet, compression zstd)",
+            f"to {sql_string(writing / f'{mart}.parquet')} ({PARQUET_OPTIONS})",
             {"company": company},
         )
     os.replace(writing, company_dir / version)

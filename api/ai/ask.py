@@ -12,7 +12,7 @@ from typing import Any
 from api.ai.figures import CompanyFigures
 from api.ai.model import LanguageModel, reply_text
 from api.ai.tools import run_tool, tool_specs
-from api.results import today
+from warehouse.results import today
 
 log = logging.getLogger("tally.ai")
 

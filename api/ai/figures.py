@@ -11,10 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from api.results import METRIC_KEYS, Period, PeriodQuery, currency_warning, load_period
-from api.tracking import tracking_status
-from warehouse import goals as goal_store
 from warehouse import run_requests as outbox
+from warehouse.results import Period, PeriodQuery, load_period, period_metrics
 from warehouse.serving import Marts
 
 CAMPAIGN_FIELDS = (
@@ -35,8 +33,16 @@ CAMPAIGN_FIELDS = (
     "currency",
     "spend_delta_pct",
 )
-METRIC_FIELDS = ("metric_key", "value", "prior_value", "delta_pct", "currency", "data_points")
-METRIC_ORDER = {key: position for position, key in enumerate(METRIC_KEYS)}
+METRIC_FIELDS = (
+    "metric_key",
+    "value",
+    "prior_value",
+    "delta_pct",
+    "currency",
+    "data_points",
+    "target",
+    "tracking_status",
+)
 
 
 def period_out(start: date, end: date, period_type: str | None = None) -> dict[str, Any]:
@@ -59,29 +65,15 @@ class CompanyFigures:
 
     def period_metrics(self, period_type: str, period_end: date) -> dict[str, Any]:
         """Every metric of the period with its prior value, change, and goal tracking (as GET /results)."""
-        with self.marts.session(self.company_id) as session:
-            period = load_period(session, PeriodQuery(period_type, period_end))
-            rows = session.rows("results_metrics", company_id=self.company_id, **period.bounds)
-        targets = {
-            goal.metric_key: goal.target for goal in goal_store.list_goals(self.db, self.company_id, period_type)
-        }
-        metrics, warnings = [], []
-        for row in sorted(rows, key=lambda row: METRIC_ORDER.get(row["metric_key"], len(METRIC_ORDER))):
-            key, target = row["metric_key"], targets.get(row["metric_key"])
-            status = (
-                tracking_status(key, row["value"], target, period.days_elapsed, period.period_days) if target else None
-            )
-            metrics.append(
-                {**{field: row[field] for field in METRIC_FIELDS}, "target": target, "tracking_status": status}
-            )
-            if row["currencies"] and not row["is_ratio"]:
-                warnings.append(currency_warning(key, row["currencies"]))
+        figures = period_metrics(self.marts, self.db, self.company_id, PeriodQuery(period_type, period_end))
+        period = figures.period
+        metrics = [{field: metric[field] for field in METRIC_FIELDS} for metric in figures.metrics]
         return {
             "period": period_out(period.start, period.end, period_type),
             "prior_period": period_out(period.prior_start, period.prior_end, period_type),
             "metrics": metrics,
-            "goals_without_data": sorted(set(targets) - {metric["metric_key"] for metric in metrics}),
-            "warnings": warnings,
+            "goals_without_data": sorted(set(figures.goals) - {metric["metric_key"] for metric in metrics}),
+            "warnings": figures.warnings,
         }
 
     def goal_status(self, period_type: str, period_end: date) -> dict[str, Any]:

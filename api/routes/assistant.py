@@ -16,10 +16,11 @@ from api.ai.ask import answer_question
 from api.ai.figures import CompanyFigures
 from api.ai.qbr import llm_summary, qbr_figures, template_summary
 from api.deps import AUTH_ERRORS, CurrentPrincipal, Db, LanguageModelDep, UpdateCompany, ViewCompany
-from api.results import MartsDep, today
+from api.results import MartsDep
 from tally.errors import InvalidRequest, ModelNotConfigured
 from warehouse import insights as insight_store
 from warehouse import qbrs as qbr_store
+from warehouse.results import today
 
 router = APIRouter(prefix="/api/clients/{companyId}", tags=["ai"])
 MODEL_ERRORS: dict[int | str, dict[str, Any]] = {

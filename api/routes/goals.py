@@ -8,8 +8,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field, field_validator
 
 from api.deps import AUTH_ERRORS, CurrentPrincipal, Db, UpdateCompany, ViewCompany
-from api.results import METRIC_KEYS
 from warehouse import goals as goal_store
+from warehouse.results import METRIC_KEYS
 
 router = APIRouter(prefix="/api/clients/{companyId}/goals", tags=["goals"])
 

@@ -11,21 +11,10 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import AUTH_ERRORS, Db, ViewCompany
-from api.results import (
-    METRIC_KEYS,
-    SORT_COLUMNS,
-    SORT_DIRECTIONS,
-    MartsDep,
-    PeriodDep,
-    PlatformDep,
-    currency_warning,
-    load_period,
-    one_of,
-)
-from api.tracking import tracking_status
-from warehouse import goals as goal_store
+from api.results import SORT_COLUMNS, SORT_DIRECTIONS, MartsDep, PeriodDep, PlatformDep, one_of
 from warehouse import insights as insight_store
 from warehouse import run_requests as outbox
+from warehouse.results import currency_warning, load_period, period_metrics
 
 router = APIRouter(prefix="/api/clients/{companyId}/results", tags=["results"])
 BAD_QUERY = {400: {"description": "A query parameter is not one of its allowed values, or a date is invalid"}}
@@ -114,39 +103,14 @@ class DailyOut(BaseModel):
 @router.get("", response_model=ResultsOut, responses={**AUTH_ERRORS, **BAD_QUERY})
 def results(company_id: ViewCompany, query: PeriodDep, marts: MartsDep, db: Db) -> dict[str, Any]:
     """Metric totals for the period, each with its prior-period value, change and goal tracking."""
-    with marts.session(company_id) as session:
-        period = load_period(session, query)
-        rows = session.rows("results_metrics", company_id=company_id, **period.bounds)
-    goals = {goal.metric_key: goal.target for goal in goal_store.list_goals(db, company_id, query.period_type)}
-    order = {key: position for position, key in enumerate(METRIC_KEYS)}
-    metrics = []
-    warnings = []
-    for row in sorted(rows, key=lambda row: order.get(row["metric_key"], len(order))):
-        key = row["metric_key"]
-        target = goals.get(key)
-        status = tracking_status(key, row["value"], target, period.days_elapsed, period.period_days) if target else None
-        metrics.append(
-            {
-                "metric_key": key,
-                "value": row["value"],
-                "avg_value": row["avg_value"],
-                "data_points": row["data_points"],
-                "currency": row["currency"],
-                "prior_value": row["prior_value"],
-                "delta_pct": row["delta_pct"],
-                "target": target,
-                "tracking_status": status,
-            }
-        )
-        if row["currencies"] and not row["is_ratio"]:
-            warnings.append(currency_warning(key, row["currencies"]))
+    figures = period_metrics(marts, db, company_id, query)
     return {
-        "period": period.current(),
-        "prior_period": period.prior(),
-        "metrics": metrics,
+        "period": figures.period.current(),
+        "prior_period": figures.period.prior(),
+        "metrics": figures.metrics,
         "insight": insight_store.latest_insight(db, company_id),
         "connected_platforms": outbox.connected_platforms(db, company_id),
-        "warnings": warnings,
+        "warnings": figures.warnings,
     }
 
 

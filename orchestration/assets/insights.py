@@ -14,7 +14,6 @@ from pydantic import Field
 from api.ai.figures import CompanyFigures
 from api.ai.insight import insight_record, last_full_week_end, template_insight, weekly_figures, weekly_insight
 from api.ai.model import LanguageModel
-from api.results import today
 from orchestration.assets.marts import mart_asset_key
 from orchestration.assets.raw import OWNERS
 from orchestration.partitions import clients_partitions_def
@@ -23,6 +22,7 @@ from tally.errors import ModelError
 from warehouse import insights as insight_store
 from warehouse.insights import NewInsight
 from warehouse.models import MART_MODELS
+from warehouse.results import today
 from warehouse.serving import open_marts
 
 INSIGHT_KEY = dg.AssetKey(["app", "insights"])

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from api.results import COST_METRICS, RATE_METRICS
-
+COST_METRICS = ("cpa", "cpc", "cpm")
+RATE_METRICS = ("roas", "ctr")
 TrackingStatus = Literal["on_track", "at_risk", "off_track"]
 AT_RISK_SHORTFALL = 0.9
 AT_RISK_EXCESS = 1.1

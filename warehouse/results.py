@@ -1,0 +1,141 @@
+"""A company's results for a period: the period calendar, the metric keys, goal tracking, and the metrics
+GET /results shows, as the routes, the AI and the insight asset all read them.
+
+The numbers come from ``sql/rollups/``; this module binds parameters, orders rows and attaches goals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from warehouse import goals as goal_store
+from warehouse.serving import Marts, MartSession
+from warehouse.tracking import tracking_status
+
+PERIOD_TYPES = ("week", "month", "quarter", "year")
+# Every metric GET /results can show, in the order it shows them.
+ADDITIVE_METRICS = (
+    "spend",
+    "impressions",
+    "clicks",
+    "conversions",
+    "conversion_value",
+    "reach",
+    "revenue",
+    "orders",
+    "sessions",
+    "key_events",
+)
+METRIC_KEYS = (*ADDITIVE_METRICS[:6], "roas", "cpa", "cpm", "cpc", "ctr", *ADDITIVE_METRICS[6:])
+METRIC_ORDER = {key: position for position, key in enumerate(METRIC_KEYS)}
+
+
+def today() -> date:
+    """Today's date in UTC: the default end of a period."""
+    return datetime.now(ZoneInfo("UTC")).date()
+
+
+@dataclass(frozen=True)
+class PeriodQuery:
+    """The period a results route was asked for."""
+
+    period_type: str
+    period_end: date
+
+
+@dataclass(frozen=True)
+class Period:
+    """A period and the prior period it is compared with, as ``sql/rollups/periods.sql`` computes them."""
+
+    period_type: str
+    start: date
+    end: date
+    prior_start: date
+    prior_end: date
+    period_days: int
+
+    @property
+    def days_elapsed(self) -> int:
+        """Days from the start of the period to its end, inclusive."""
+        return (self.end - self.start).days + 1
+
+    @property
+    def bounds(self) -> dict[str, date]:
+        """The rollup queries' date parameters."""
+        return {
+            "period_start": self.start,
+            "period_end": self.end,
+            "prior_start": self.prior_start,
+            "prior_end": self.prior_end,
+        }
+
+    def current(self) -> dict[str, Any]:
+        """The period as the responses show it."""
+        return {"type": self.period_type, "start": self.start, "end": self.end}
+
+    def prior(self) -> dict[str, Any]:
+        """The prior period as the responses show it."""
+        return {"type": self.period_type, "start": self.prior_start, "end": self.prior_end}
+
+
+def load_period(session: MartSession, query: PeriodQuery) -> Period:
+    """The period and prior period for a query, from the warehouse's own date arithmetic."""
+    (row,) = session.rows("periods", period_type=query.period_type, period_end=query.period_end)
+    return Period(
+        period_type=row["period_type"],
+        start=row["period_start"],
+        end=row["period_end"],
+        prior_start=row["prior_start"],
+        prior_end=row["prior_end"],
+        period_days=int(row["period_days"]),
+    )
+
+
+def currency_warning(subject: str, currencies: str) -> str:
+    """The warning for amounts that were not added because they are in several currencies."""
+    return f"{subject} is reported in several currencies ({currencies}) and is not added up until conversion exists"
+
+
+@dataclass(frozen=True)
+class PeriodMetrics:
+    """Every metric of a period with its prior value, change, goal and tracking status, as GET /results shows it."""
+
+    period: Period
+    metrics: list[dict[str, Any]]
+    goals: dict[str, float]
+    warnings: list[str]
+
+
+def period_metrics(marts: Marts, db: sa.Connection, company_id: str, query: PeriodQuery) -> PeriodMetrics:
+    """One company's metrics for a period (``results_metrics.sql``) with the goals set for that kind of period."""
+    with marts.session(company_id) as session:
+        period = load_period(session, query)
+        rows = session.rows("results_metrics", company_id=company_id, **period.bounds)
+    goals = {goal.metric_key: goal.target for goal in goal_store.list_goals(db, company_id, query.period_type)}
+    metrics = []
+    warnings = []
+    for row in sorted(rows, key=lambda row: METRIC_ORDER.get(row["metric_key"], len(METRIC_ORDER))):
+        key = row["metric_key"]
+        target = goals.get(key)
+        status = tracking_status(key, row["value"], target, period.days_elapsed, period.period_days) if target else None
+        metrics.append(
+            {
+                "metric_key": key,
+                "value": row["value"],
+                "avg_value": row["avg_value"],
+                "data_points": row["data_points"],
+                "currency": row["currency"],
+                "prior_value": row["prior_value"],
+                "delta_pct": row["delta_pct"],
+                "target": target,
+                "tracking_status": status,
+            }
+        )
+        if row["currencies"] and not row["is_ratio"]:
+            warnings.append(currency_warning(key, row["currencies"]))
+    return PeriodMetrics(period=period, metrics=metrics, goals=goals, warnings=warnings)

@@ -228,6 +228,8 @@ def serve(settings: Settings) -> Iterator[str]:
         TALLY_JWT_SECRET=settings.jwt_secret.get_secret_value() if settings.jwt_secret else "",
         TALLY_ENCRYPTION_KEYS=settings.encryption_keys.get_secret_value() if settings.encryption_keys else "",
     )
+    if settings.warehouse_url:
+        env["TALLY_WAREHOUSE_URL"] = settings.warehouse_url
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.api_server"],
         cwd=ROOT,

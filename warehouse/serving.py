@@ -39,6 +39,8 @@ KEEP_PREVIOUS = 1
 # min/max dates; LZ4 decodes several times faster than zstd for a few percent more disk.
 PARQUET_OPTIONS = "format parquet, compression lz4, row_group_size 4096"
 PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)\b")
+# A rollup names a mart as a table in its from clauses; the serving reader binds each to the company's source.
+MART_REFERENCE = re.compile(rf"\bfrom ({'|'.join(MART_MODELS)})\b")
 
 
 @cache
@@ -168,14 +170,9 @@ class RollupSession:
 
     def rows(self, rollup: str, **params: Any) -> Rows:
         sql = rollup_sql(rollup)
-        marts = [mart for mart in MART_MODELS if reads_mart(sql, mart)]
-        if not marts:
+        if not any(reads_mart(sql, mart) for mart in MART_MODELS):
             return self.pure.rows(rollup, used_parameters(sql, params), lambda: self.query(sql, params))
-        self.open(marts)
         return self.query(sql, params)
-
-    def open(self, marts: list[str]) -> None:
-        """Make these marts readable by the next query (nothing to do where they are tables)."""
 
     def query(self, sql: str, params: dict[str, Any]) -> Rows:
         """The rows of one statement with its ``:name`` parameters bound."""
@@ -183,23 +180,21 @@ class RollupSession:
 
 
 class DuckDBSession(RollupSession):
-    """One DuckDB cursor whose temporary views show one company's published Parquet files.
+    """One DuckDB cursor reading one company's published Parquet files.
 
-    A view is made the first time a rollup reads its mart: each costs a catalog change per request, and the
-    period query reads none.
+    Each ``from <mart>`` of a rollup is read straight from the company's file (``from read_parquet(...) as
+    <mart>``) rather than through a temporary view: a view is a catalog change, which costs more than the
+    query over a small company's rows.
     """
 
     def __init__(self, cursor: duckdb.DuckDBPyConnection, sources: dict[str, str], pure: PureRollups) -> None:
         super().__init__(pure)
         self.cursor = cursor
-        self.pending = dict(sources)
-
-    def open(self, marts: list[str]) -> None:
-        for mart in [mart for mart in marts if mart in self.pending]:
-            self.cursor.execute(f"create temporary view {mart} as {self.pending.pop(mart)}")
+        self.sources = sources
 
     def query(self, sql: str, params: dict[str, Any]) -> Rows:
-        result = self.cursor.execute(PARAMETER.sub(r"$\1", sql), used_parameters(sql, params))
+        bound = MART_REFERENCE.sub(lambda match: f"from {self.sources[match[1]]} as {match[1]}", sql)
+        result = self.cursor.execute(PARAMETER.sub(r"$\1", bound), used_parameters(sql, params))
         columns = [column[0] for column in result.description]
         return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
 
@@ -224,9 +219,9 @@ class ParquetMarts:
         try:
             version_dir = self.current_version(company_id)
             sources = {
-                mart: f"select * from read_parquet({sql_string(version_dir / f'{mart}.parquet')})"
+                mart: f"read_parquet({sql_string(version_dir / f'{mart}.parquet')})"
                 if version_dir
-                else model_sql("marts", "empty", f"{mart}.sql")
+                else f"({model_sql('marts', 'empty', f'{mart}.sql')})"
                 for mart in MART_MODELS
             }
             yield DuckDBSession(cursor, sources, self.pure)

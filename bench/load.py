@@ -1,0 +1,280 @@
+"""Reads under write load: the results routes driven by many concurrent clients while backfills write the warehouse.
+
+For each warehouse (the DuckDB file with Parquet serving, and PostgreSQL), this seeds clients with connections to
+three emulated ad platforms, loads 90 days through the real Dagster path (run_requests sensor, single-run
+backfills, marts refresh and publish), then serves the real API with uvicorn in a child process and drives
+
+    /api/clients/{id}/results, /results/campaigns and /results/campaigns/daily
+
+from ``--concurrency`` concurrent keep-alive clients for ``--seconds``, twice: once with nothing else running (the
+baseline of the same run), once while a writer process re-runs every client's 90-day backfill and marts refresh
+in a loop, so the warehouse is written and the published marts flip under the readers. It prints requests,
+errors, p50 and p99 for both, and the writer's completed cycles. Targets: zero errors; p99 under load within 2x
+of p99 without it.
+
+    .venv/bin/python -m bench.load [--warehouse duckdb|postgres|both] [--seconds 20] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import itertools
+import math
+import multiprocessing
+import os
+import random
+import secrets
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event
+from pathlib import Path
+
+import dagster as dg
+import httpx
+
+from api.auth import mint_token
+from bench.api import serve
+from orchestration.resources import TallyResource
+from pipelines.emulator.app import create_emulator
+from tally.background_server import serve_in_thread
+from tally.settings import Settings
+from tests.databases import temporary_postgres_database
+from tests.orchestration.conftest import run_backfill, store_emulated_connection, tick
+from warehouse import run_requests as outbox
+from warehouse.app_database import upgrade
+from warehouse.serving import refresh_marts
+from warehouse.vault import generate_key
+
+PLATFORMS = ["meta_ads", "google_ads", "tiktok_ads"]
+ROUTES = ("/results", "/results/campaigns", "/results/campaigns/daily")
+TARGET_P99_RATIO = 2.0
+
+
+def company_id(index: int) -> str:
+    """The id of the client at a zero-based index."""
+    return f"load-{index + 1:02d}"
+
+
+def backfill(tally: TallyResource, companies: list[str], days: int) -> int:
+    """Request a ``days`` backfill for each company, run what the sensor launches, refresh the marts; runs done."""
+    with tally.app_engine().begin() as db:
+        for company in companies:
+            outbox.create_request(db, company, "backfill", PLATFORMS, "bench", days=days)
+    # Dagster's console logger writes every event of the in-process runs to stderr: the figures would drown.
+    with dg.instance_for_test() as instance, contextlib.redirect_stderr(io.StringIO()):
+        requests = tick(instance, tally).run_requests
+        for request in requests:
+            if not run_backfill(instance, tally, request):
+                raise SystemExit(f"a backfill run failed: {request.tags}")
+        tick(instance, tally)
+    refresh_marts(tally.settings)
+    return len(requests)
+
+
+def seed(tally: TallyResource, clients: int, days: int) -> list[str]:
+    """Connect every client to the three emulated ad platforms and load ``days`` of data; returns the company ids."""
+    companies = [company_id(index) for index in range(clients)]
+    vault = tally.vault()
+    with tally.app_engine().begin() as db:
+        for index, company in enumerate(companies):
+            for platform in PLATFORMS:
+                store_emulated_connection(db, vault, company, platform, seed=index + 1)
+    backfill(tally, companies, days)
+    return companies
+
+
+def write_until_stopped(
+    locations: dict[str, str | None],
+    companies: list[str],
+    days: int,
+    started: Event,
+    stop: Event,
+    cycles: Synchronized[int],
+) -> None:
+    """The writer process: one client's backfill and a marts refresh after another, until told to stop."""
+    tally = TallyResource(**locations)
+    started.set()
+    for company in itertools.cycle(companies):
+        if stop.is_set():
+            return
+        backfill(tally, [company], days)
+        with cycles.get_lock():
+            cycles.value += 1
+
+
+@dataclass
+class Load:
+    """What the readers saw in one measurement."""
+
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies) + sum(self.errors.values())
+
+    def percentile_ms(self, fraction: float) -> float:
+        """Nearest-rank percentile of the successful requests, in milliseconds."""
+        ordered = sorted(self.latencies)
+        return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] * 1000 if ordered else math.nan
+
+
+async def drive(url: str, token: str, companies: list[str], seconds: float, concurrency: int) -> Load:
+    """``concurrency`` clients, each calling a random route of a random company back to back for ``seconds``."""
+    load = Load(seconds)
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30) as client:
+
+        async def reader(seed: int) -> None:
+            chooser = random.Random(seed)
+            while time.perf_counter() < deadline:
+                path = f"/api/clients/{chooser.choice(companies)}{chooser.choice(ROUTES)}"
+                started = time.perf_counter()
+                try:
+                    response = await client.get(path)
+                except httpx.HTTPError as error:
+                    load.errors[type(error).__name__] += 1
+                    continue
+                if response.status_code == 200:
+                    load.latencies.append(time.perf_counter() - started)
+                else:
+                    load.errors[f"HTTP {response.status_code}: {response.text[:120]}"] += 1
+
+        await asyncio.gather(*(reader(seed) for seed in range(concurrency)))
+    return load
+
+
+@dataclass
+class Writer:
+    """The writer process and the number of backfill-and-refresh cycles it has finished."""
+
+    process: multiprocessing.Process
+    cycles: Synchronized[int]
+
+
+@contextmanager
+def writer(locations: dict[str, str | None], companies: list[str], days: int) -> Iterator[Writer]:
+    """The backfill writer in a process of its own (spawned: a fresh interpreter), running once it has started."""
+    context = multiprocessing.get_context("spawn")
+    started, stop = context.Event(), context.Event()
+    cycles = context.Value("i", 0)
+    process = context.Process(
+        target=write_until_stopped, args=(locations, companies, days, started, stop, cycles), daemon=True
+    )
+    process.start()
+    state = Writer(process, cycles)
+    try:
+        if not started.wait(120):
+            raise SystemExit("the writer process did not start")
+        yield state
+    finally:
+        stop.set()
+        process.join(600)
+        if process.is_alive():
+            process.kill()
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One warehouse's two measurements."""
+
+    warehouse: str
+    quiet: Load
+    loaded: Load
+    writer_exit: int | None
+    writer_cycles: int
+
+
+def measure(warehouse: str, args: argparse.Namespace) -> Measured:
+    """Seed, serve and drive one warehouse: quiet first, then under the backfill writer."""
+    with ExitStack() as stack:
+        root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tally-load-")))
+        emulator_url = stack.enter_context(serve_in_thread(create_emulator()))
+        warehouse_url = (
+            stack.enter_context(temporary_postgres_database("tally_load")) if warehouse == "postgres" else None
+        )
+        locations = {
+            "data_dir": str(root),
+            "app_database_url": f"sqlite:///{root / 'app.db'}",
+            "warehouse_url": warehouse_url,
+            "platform_base_url": emulator_url,
+        }
+        tally = TallyResource(**locations)
+        settings: Settings = tally.settings
+        upgrade(settings.resolved_app_database_url)
+        started = time.perf_counter()
+        companies = seed(tally, args.clients, args.days)
+        print(
+            f"[{warehouse}] seeded {len(companies)} clients x {len(PLATFORMS)} platforms x {args.days} days "
+            f"in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        url = stack.enter_context(serve(settings))
+        token = mint_token(settings, "bench", ["clients:view"], companies, ttl_seconds=3600)
+        asyncio.run(drive(url, token, companies, args.warmup, args.concurrency))
+        quiet = asyncio.run(drive(url, token, companies, args.seconds, args.concurrency))
+        with writer(locations, companies, args.days) as state:
+            loaded = asyncio.run(drive(url, token, companies, args.seconds, args.concurrency))
+            cycles = state.cycles.value
+        return Measured(warehouse, quiet, loaded, state.process.exitcode, cycles)
+
+
+def report(measured: Measured) -> bool:
+    """Print one warehouse's figures; whether its targets were met."""
+    print(f"\n{measured.warehouse}: {'':8}{'requests':>9} {'errors':>7} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8}")
+    for label, load in (("quiet", measured.quiet), ("backfill", measured.loaded)):
+        print(
+            f"  {label:16}{load.requests:9d} {sum(load.errors.values()):7d} {load.requests / load.seconds:7.1f} "
+            f"{load.percentile_ms(0.5):8.2f} {load.percentile_ms(0.99):8.2f}"
+        )
+        for error, count in load.errors.most_common(5):
+            print(f"      {count} x {error}")
+    ratio = measured.loaded.percentile_ms(0.99) / measured.quiet.percentile_ms(0.99)
+    errors = sum(measured.quiet.errors.values()) + sum(measured.loaded.errors.values())
+    met = errors == 0 and ratio <= TARGET_P99_RATIO
+    print(
+        f"  p99 under backfill / quiet p99: {ratio:.2f}x (target <= {TARGET_P99_RATIO}x); errors: {errors} "
+        f"(target 0): {'met' if met else 'NOT MET'}"
+    )
+    print(
+        f"  writer cycles finished while measured: {measured.writer_cycles} (each: one client's backfill of "
+        f"{', '.join(PLATFORMS)}, then the marts refresh and publish)"
+    )
+    if measured.writer_exit not in (0, None):
+        print(f"  the writer process exited with code {measured.writer_exit}")
+    return met
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warehouse", choices=("duckdb", "postgres", "both"), default="both")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each measurement (default 20)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="untimed load first (default 3)")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent readers (default 16)")
+    parser.add_argument("--clients", type=int, default=4, help="clients seeded (default 4)")
+    parser.add_argument("--days", type=int, default=90, help="days each backfill loads (default 90)")
+    args = parser.parse_args()
+    os.environ["TALLY_ENCRYPTION_KEYS"] = generate_key()
+    os.environ["TALLY_JWT_SECRET"] = secrets.token_urlsafe(32)
+    warehouses = ("duckdb", "postgres") if args.warehouse == "both" else (args.warehouse,)
+    print(
+        f"{args.concurrency} concurrent readers for {args.seconds:.0f} s per measurement, routes: {', '.join(ROUTES)}"
+    )
+    results = [report(measure(warehouse, args)) for warehouse in warehouses]
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 from tally.errors import AuthenticationFailed, TallyError
 
@@ -28,6 +31,22 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own errors (404, 405, 413); a 405 lists in ``Allow`` every method the path has, not one route's."""
+    if exc.status_code == 405:
+        exc = HTTPException(405, exc.detail, headers={"Allow": ", ".join(allowed_methods(request))})
+    return await http_exception_handler(request, exc)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of every route whose path matches the request's (FastAPI makes one route per method)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return sorted(methods)
+
+
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     """A bug: logged by type and route only (its text may hold anything), answered without a trace."""
     log.error("unhandled error %s on %s %s", type(exc).__name__, request.method, request.url.path)
@@ -37,5 +56,6 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers above on the app."""
     app.add_exception_handler(TallyError, tally_error)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, unexpected_error)

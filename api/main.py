@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import sqlalchemy as sa
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api.ai.model import create_language_model
 from api.auth import TokenVerifier
 from api.errors import install_error_handlers
+from api.request_checks import REQUEST_ERRORS, BodySizeLimit, well_formed_request
 from api.routes import assistant, connections, goals, platforms, results, runs
 from tally.settings import Settings
 from warehouse.app_database import create_app_engine
@@ -34,7 +35,10 @@ def create_app(settings: Settings | None = None, engine: sa.Engine | None = None
         version="0.1.0",
         description="Every client's marketing results in one place.",
         lifespan=lifespan,
+        dependencies=[Depends(well_formed_request)],
+        responses=REQUEST_ERRORS,
     )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.state.settings = settings
     app.state.vault = CredentialVault.from_settings(settings)
     app.state.token_verifier = TokenVerifier(settings)

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
         default=None, description="One host serving every platform's API (the emulator); overrides the URLs above."
     )
 
+    max_body_bytes: int = Field(
+        default=1_048_576, gt=0, description="Largest request body the API reads; a larger one is answered 413."
+    )
+
     http_timeout_seconds: float = Field(default=30.0, description="Timeout of one platform request.")
     http_max_attempts: int = Field(default=5, description="Attempts per platform request (429, 5xx).")
     http_backoff_factor: float = Field(default=1.0, description="Exponential backoff multiplier.")

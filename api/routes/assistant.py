@@ -10,12 +10,13 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field
 
 from api.ai.ask import answer_question
 from api.ai.figures import CompanyFigures
 from api.ai.qbr import llm_summary, qbr_figures, template_summary
 from api.deps import AUTH_ERRORS, CurrentPrincipal, Db, LanguageModelDep, UpdateCompany, ViewCompany
+from api.fields import Question, UtcDateTime
 from api.results import MartsDep
 from tally.errors import InvalidRequest, ModelNotConfigured
 from warehouse import insights as insight_store
@@ -30,8 +31,8 @@ MODEL_ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class AskIn(BaseModel):
-    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
-        description="A question about the client's results, 1 to 2,000 characters"
+    question: Question = Field(
+        description="A question about the client's results, 1 to 2,000 characters, without control characters"
     )
 
 
@@ -54,7 +55,7 @@ class QbrOut(BaseModel):
     figures: dict[str, Any] = Field(description="The rollup figures the summary was written from")
     insight_id: str | None = Field(description="The weekly insight the review included, if any")
     created_by: str | None
-    created_at: dt.datetime
+    created_at: UtcDateTime
 
 
 class QbrEnvelope(BaseModel):

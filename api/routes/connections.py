@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AUTH_ERRORS, CurrentPrincipal, Db, SettingsDep, UpdateCompany, VaultDep, ViewCompany
+from api.fields import DisplayName, UtcDateTime
 from pipelines.registry import check_connection, get_platform, parse_credentials
 from tally.errors import ConnectionTestFailed
 from warehouse import connections as store
 
 router = APIRouter(prefix="/api/clients/{companyId}/connections", tags=["connections"])
 
-ConnectionId = Annotated[str, Path(alias="id", max_length=64, description="Connection id")]
+# Routes match only a UUID in the id's place (``{id:uuid}``): another value is no connection's path, answered 404
+# (or 405 where it names another route, like ``/sync``), and never reaches a query.
+ConnectionId = Annotated[UUID, Path(alias="id", description="Connection id (a UUID)")]
 
 
 class ConnectionOut(BaseModel):
@@ -27,22 +30,16 @@ class ConnectionOut(BaseModel):
     status: Literal["active", "error", "disconnected"]
     source: str
     connected_by_user_id: str | None
-    connected_at: datetime | None
-    last_synced_at: datetime | None
+    connected_at: UtcDateTime | None
+    last_synced_at: UtcDateTime | None
     last_sync_error: str | None
     store_url: str | None
     account_id: str | None
     display_name: str | None
     scopes: list[str]
-    token_expires_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-    @field_validator("connected_at", "last_synced_at", "token_expires_at", "created_at", "updated_at", mode="after")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        """Every time is written in UTC; SQLite hands it back without the zone, so it is put back."""
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+    token_expires_at: UtcDateTime | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class ConnectionsOut(BaseModel):
@@ -60,7 +57,7 @@ class ConnectionCreate(BaseModel):
 
     platform: str = Field(max_length=64, description="meta_ads, google_ads, tiktok_ads, shopify or ga4")
     credentials: dict[str, Any] = Field(description="Platform-specific credentials; see GET /platforms")
-    display_name: str | None = Field(default=None, min_length=1, max_length=255)
+    display_name: DisplayName | None = None
 
 
 class ConnectionRename(BaseModel):
@@ -68,7 +65,7 @@ class ConnectionRename(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    display_name: str | None = Field(min_length=1, max_length=255)
+    display_name: DisplayName | None
 
 
 class Ok(BaseModel):
@@ -132,22 +129,22 @@ def create_connection(
     return ConnectionCreated(connection=ConnectionOut.model_validate(row))
 
 
-@router.patch("/{id}", response_model=Ok, responses=AUTH_ERRORS)
+@router.patch("/{id:uuid}", response_model=Ok, responses=AUTH_ERRORS)
 def rename_connection(company_id: UpdateCompany, connection_id: ConnectionId, body: ConnectionRename, db: Db) -> Ok:
     """Change the connection's display name."""
-    store.rename_connection(db, company_id, connection_id, body.display_name)
+    store.rename_connection(db, company_id, str(connection_id), body.display_name)
     return Ok()
 
 
-@router.delete("/{id}", response_model=Ok, responses=AUTH_ERRORS)
+@router.delete("/{id:uuid}", response_model=Ok, responses=AUTH_ERRORS)
 def disconnect_connection(company_id: UpdateCompany, connection_id: ConnectionId, db: Db) -> Ok:
     """Soft-disconnect: the connection stays listed as disconnected and its credentials are erased."""
-    store.disconnect_connection(db, company_id, connection_id)
+    store.disconnect_connection(db, company_id, str(connection_id))
     return Ok()
 
 
 @router.post(
-    "/{id}/test",
+    "/{id:uuid}/test",
     response_model=ConnectionTestOut,
     response_model_exclude_none=True,
     responses=AUTH_ERRORS,
@@ -156,10 +153,10 @@ def test_connection(
     company_id: UpdateCompany, connection_id: ConnectionId, settings: SettingsDep, vault: VaultDep, db: Db
 ) -> ConnectionTestOut:
     """Decrypt the stored credentials and run the platform's health check; a failure is recorded."""
-    platform, encrypted = store.connected_credentials(db, company_id, connection_id)
+    platform, encrypted = store.connected_credentials(db, company_id, str(connection_id))
     spec = get_platform(platform)
     result = check_connection(spec, spec.credentials_model.model_validate(vault.decrypt(encrypted)), settings)
-    store.record_test_result(db, company_id, connection_id, None if result.success else result.error)
+    store.record_test_result(db, company_id, str(connection_id), None if result.success else result.error)
     return ConnectionTestOut(
         success=result.success, error=result.error, account_id=result.account_id, display_name=result.display_name
     )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Body
 from pydantic import BaseModel
 
 from api.deps import AUTH_ERRORS, CurrentPrincipal, Db, UpdateCompany, ViewCompany
+from api.fields import UtcDateTime
 from tally.errors import InvalidRequest
 from warehouse import run_requests as outbox
 
@@ -40,9 +40,9 @@ class BackfillState(BaseModel):
     partitions_done: int
     partitions_total: int
     error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
 
 
 class BackfillStateOut(BaseModel):

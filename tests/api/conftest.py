@@ -16,7 +16,9 @@ from api.main import create_app
 from tally.background_server import serve_in_thread
 from tally.settings import Settings
 from tests.databases import temporary_postgres_database
+from tests.results_data import DATA, build_duckdb
 from warehouse.app_database import create_app_engine, upgrade
+from warehouse.serving import publish
 from warehouse.vault import generate_key
 
 JWT_SECRET = "test-secret-for-tally-api-tests-0123456789"
@@ -115,3 +117,38 @@ def client(api_url: str, make_token: TokenMaker) -> Iterator[httpx.Client]:
     """An HTTP client of the API authenticated for COMPANY with both permissions."""
     with httpx.Client(base_url=api_url, headers={"Authorization": f"Bearer {make_token()}"}, timeout=60) as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def published_marts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir whose serving layer holds the results fixture's marts (``tests/results_data.py``) as Parquet."""
+    data_dir = tmp_path_factory.mktemp("published")
+    with build_duckdb(str(data_dir / "warehouse.duckdb"), DATA) as warehouse:
+        publish(warehouse, data_dir / "serving")
+    return data_dir
+
+
+def seed_company(http: httpx.Client, company: str, display_name: str = "Main ad account") -> dict[str, str]:
+    """A connection, a goal, a QBR and a backfill for ``company``, made through the API; the ids it made."""
+    connection = {
+        "platform": "meta_ads",
+        "credentials": {"access_token": f"token-of-{company}", "ad_account_id": "1001"},
+        "display_name": display_name,
+    }
+    goals = {"goals": [{"metric_key": "spend", "period_type": "month", "target": 1000}]}
+    made = {}
+    for name, method, path, body in (
+        ("connection", "POST", "/connections", connection),
+        ("goals", "PUT", "/goals", goals),
+        ("qbr", "POST", "/results/prepare-qbr?as_of=2024-04-15", None),
+        ("backfill", "POST", "/connections/backfill", {"days": 30}),
+    ):
+        response = http.request(method, f"/api/clients/{company}{path}", json=body)
+        assert response.status_code < 300, response.text
+        made[name] = response.json()
+    backfill = http.get(f"/api/clients/{company}/connections/backfill").json()["backfill"]
+    return {
+        "connection": made["connection"]["connection"]["id"],
+        "qbr": made["qbr"]["qbr"]["id"],
+        "backfill": backfill["id"],
+    }

@@ -12,25 +12,29 @@ import os
 import shutil
 import signal
 import sys
-import threading
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from tally.settings import Settings
+
+if TYPE_CHECKING:
+    from tally.child_processes import ChildProcesses
 
 COMPANY_NAMES = ["acme", "globex", "initech", "umbrella", "hooli"]
 PLATFORMS = ["meta_ads", "google_ads", "tiktok_ads", "shopify", "ga4"]
 REPO_ROOT = Path(__file__).resolve().parents[1]
 READY_TIMEOUT_SECONDS = 900
 # What a reset removes; the demo's keys (encryption.key, jwt.secret) stay, so old tokens keep working.
-DEMO_STATE = ["app.db", "app.db-wal", "app.db-shm", "warehouse.duckdb", "warehouse.duckdb.wal", "serving", "dlt"]
-DEMO_STATE += ["dagster", "logs"]
+DEMO_STATE = [
+    *("app.db", "app.db-wal", "app.db-shm", "warehouse.duckdb", "warehouse.duckdb.wal"),
+    *("serving", "dlt", "dagster", "logs"),
+]
 CODE_LOCATIONS_QUERY = (
     "{ workspaceOrError { __typename ... on Workspace "
     "{ locationEntries { name loadStatus locationOrLoadError { __typename } } } } }"
@@ -59,7 +63,6 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
     from api.auth import mint_token
     from api.main import create_app
     from pipelines.emulator.app import create_emulator
-    from tally.background_server import serve_in_thread
     from tally.child_processes import ChildProcesses
     from warehouse.app_database import upgrade
 
@@ -70,10 +73,10 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
     reused = prepare_data_dir(settings, options)
     stopping = False
     with ExitStack() as stack:
-        emulator_url = stack.enter_context(serve_in_thread(create_emulator(), port=options.emulator_port))
+        emulator_url = serve(stack, create_emulator(), options.emulator_port, "emulator")
         settings = settings.point_platforms_at(emulator_url).with_demo_secrets()
         upgrade(settings.resolved_app_database_url)
-        api_url = stack.enter_context(serve_in_thread(create_app(settings), port=options.api_port))
+        api_url = serve(stack, create_app(settings), options.api_port, "api")
         say(f"API:       {api_url}   (OpenAPI docs at {api_url}/docs)")
         say(f"Emulator:  {emulator_url}   (Meta, Google Ads, TikTok, Shopify and GA4 on one host)")
         children = stack.enter_context(ChildProcesses(data_dir / "logs"))
@@ -96,6 +99,18 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
             say("\nStopping the Dagster processes, the API and the emulator..." if stopping else "Stopping...")
     say("Stopped.")
     return 0
+
+
+def serve(stack: ExitStack, app: Any, port: int, name: str) -> str:
+    """Serve an ASGI app in a thread until the demo ends; its URL. A busy port is a clear error, not a traceback."""
+    from tally.background_server import serve_in_thread
+
+    try:
+        return stack.enter_context(serve_in_thread(app, port=port))
+    except RuntimeError:
+        raise DemoFailed(
+            f"could not serve the {name} on port {port}: is it in use? Pick another with --{name}-port"
+        ) from None
 
 
 def say(text: str) -> None:
@@ -166,11 +181,20 @@ def dagster_environment(settings: Settings, emulator_url: str) -> dict[str, str]
     }
 
 
-def start_dagster(children: Any, settings: Settings, emulator_url: str, options: DemoOptions) -> str | None:
+def create_dagster_storage(dagster_home: Path) -> None:
+    """Create the instance's SQLite storage before any Dagster process starts: two creating it at once collide
+    ("table runs already exists")."""
+    import dagster as dg
+
+    dg.DagsterInstance.from_config(str(dagster_home)).dispose()
+
+
+def start_dagster(children: ChildProcesses, settings: Settings, emulator_url: str, options: DemoOptions) -> str | None:
     """Start the daemon (sensors, backfills, the run queue) and, with the UI, the webserver; the UI's URL."""
     from tally.child_processes import free_port
 
     env = dagster_environment(settings, emulator_url)
+    create_dagster_storage(Path(env["DAGSTER_HOME"]))
     bin_dir = Path(sys.executable).parent
     workspace = str(REPO_ROOT / "workspace.yaml")
     daemon = [sys.executable, "-m", "tally.dagster_daemon", "run", "-w", workspace]
@@ -188,7 +212,7 @@ def start_dagster(children: Any, settings: Settings, emulator_url: str, options:
     return ui_url
 
 
-def wait_for_code_location(children: Any, ui_url: str, timeout_seconds: float = 180) -> None:
+def wait_for_code_location(children: ChildProcesses, ui_url: str, timeout_seconds: float = 180) -> None:
     """Wait until the webserver has loaded ``orchestration`` (a UI opened earlier shows no assets)."""
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
@@ -233,7 +257,9 @@ def request_backfills(api: httpx.Client, options: DemoOptions) -> dict[str, str]
     return request_ids
 
 
-def follow_progress(api: httpx.Client, children: Any, settings: Settings, request_ids: dict[str, str]) -> None:
+def follow_progress(
+    api: httpx.Client, children: ChildProcesses, settings: Settings, request_ids: dict[str, str]
+) -> None:
     """Show partitions done per company and platform until every company's marts are published."""
     from tally.demo_progress import MartsWatch, ProgressBoard
 
@@ -302,10 +328,10 @@ def last_full_month_end(today: date) -> date:
     return today.replace(day=1) - timedelta(days=1)
 
 
-def wait_for_interrupt(children: Any) -> None:
+def wait_for_interrupt(children: ChildProcesses) -> None:
     """Serve until Ctrl-C (or SIGTERM), watching that the Dagster processes stay up."""
-    stop = threading.Event()
-    while not stop.wait(2):
+    while True:
+        time.sleep(2)
         children.check_alive()
 
 

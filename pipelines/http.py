@@ -1,8 +1,8 @@
 """The one HTTP layer all platform clients share: dlt's REST client on dlt's retrying session.
 
-Retries (429 and 5xx, honouring ``Retry-After``; timeouts and dropped connections) are dlt's. What is ours is
-turning a final failure into a domain error that names the platform and the cause and never holds a token:
-tokens travel in headers only, and no exception text from ``requests`` (which may hold a URL) is passed on.
+Retries (429 and 5xx, honouring ``Retry-After``; timeouts, dropped connections and bodies cut short) are dlt's.
+What is ours is turning a final failure into a domain error that names the platform and the cause and never holds
+a token: tokens travel in headers only, and no exception text from ``requests`` (which may hold a URL) is passed on.
 """
 
 from __future__ import annotations
@@ -101,7 +101,10 @@ class PlatformHTTP:
         return self._retrying.session
 
     def _retry_predicate(self, response: requests.Response | None, exception: BaseException | None) -> bool:
-        return response is not None and self._is_retryable(response, _json_or_none(response))
+        if response is None:
+            return False
+        body = _json_or_none(response)
+        return self._is_retryable(response, body) or _is_cut_short(response, body)
 
     def client(
         self,
@@ -183,6 +186,11 @@ class PlatformHTTP:
             ) from None
         except (json.JSONDecodeError, requests.JSONDecodeError):
             raise self.error(PlatformResponseError, "the API answered with invalid JSON") from None
+
+
+def _is_cut_short(response: requests.Response, body: Any) -> bool:
+    """A successful answer whose body is not whole JSON: a transfer cut short, worth another attempt like a drop."""
+    return response.ok and body is None and bool(response.content)
 
 
 def _json_or_none(response: requests.Response) -> Any:

@@ -153,11 +153,13 @@ def test_days_before_the_property_existed_load_nothing_and_fail_nothing(
     assert requests_made(emulator, "ga4", property_id) == 2
 
 
-def test_a_cut_off_answer_fails_the_load_as_unreadable(
+def test_a_cut_off_answer_is_fetched_again_and_fails_the_load_as_unreadable_when_it_stays_cut(
     emulator: httpx.Client, settings: Settings, ga4_credentials: MakeCredentials
 ) -> None:
     property_id = new_property()
     emulator.put(f"/_emulator/faults/ga4/{property_id}", json={"truncate": 1})
+    load(settings, ga4_credentials(property_id), END - timedelta(days=6))  # cut once: fetched again
+    emulator.put(f"/_emulator/faults/ga4/{property_id}", json={"truncate": 50})
     with pytest.raises(PipelineStepFailed) as failed:
         load(settings, ga4_credentials(property_id), END - timedelta(days=6))
     error = platform_error(failed.value)

@@ -197,10 +197,12 @@ def test_an_access_token_revoked_mid_load_fails_it_as_an_auth_error(
     assert error.message == "Google Ads: The OAuth access token is revoked. (OAUTH_TOKEN_REVOKED)"
 
 
-def test_a_cut_off_answer_fails_the_load_as_unreadable(
+def test_a_cut_off_answer_is_fetched_again_and_fails_the_load_as_unreadable_when_it_stays_cut(
     emulator: httpx.Client, settings: Settings, credentials: GoogleAdsCredentials
 ) -> None:
     small_pages(emulator, credentials.customer_id, truncate=1)
+    load(settings, credentials, END, END)  # cut once: fetched again
+    small_pages(emulator, credentials.customer_id, truncate=50)
 
     with pytest.raises(PipelineStepFailed) as failed:
         load(settings, credentials, END, END)

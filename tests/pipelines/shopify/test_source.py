@@ -172,9 +172,13 @@ def test_no_token_reaches_logs_errors_or_dlt_files(
     assert_no_secret_in_files(settings.data_dir, sentinel)
 
 
-def test_a_cut_off_answer_fails_the_load_as_unreadable(emulator: httpx.Client, settings: Settings) -> None:
+def test_a_cut_off_answer_is_fetched_again_and_fails_the_load_as_unreadable_when_it_stays_cut(
+    emulator: httpx.Client, settings: Settings
+) -> None:
     shop = new_shop()
     emulator.put(f"/_emulator/faults/shopify/{shop}", json={"truncate": 1})
+    load(settings, credentials(shop), END - timedelta(days=6))  # cut once: fetched again
+    emulator.put(f"/_emulator/faults/shopify/{shop}", json={"truncate": 50})
     with pytest.raises(PipelineStepFailed) as failed:
         load(settings, credentials(shop), END - timedelta(days=6))
     error = platform_error(failed.value)

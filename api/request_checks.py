@@ -84,10 +84,14 @@ def check_query(request: Request) -> None:
     unknown = sorted(set(keys) - accepted)
     if unknown:
         takes = f"it takes {', '.join(sorted(accepted))}" if accepted else "it takes none"
-        raise InvalidRequest(f"Unknown query parameter for this route: {', '.join(unknown)} ({takes})")
+        raise InvalidRequest(f"Unknown query parameter for this route: {_quoted(unknown)} ({takes})")
     repeated = sorted({key for key in keys if keys.count(key) > 1})
     if repeated:
-        raise InvalidRequest(f"Query parameter given more than once: {', '.join(repeated)}")
+        raise InvalidRequest(f"Query parameter given more than once: {_quoted(repeated)}")
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
 
 
 def query_names(dependant: Dependant) -> set[str]:

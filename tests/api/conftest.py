@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import jwt
@@ -16,6 +17,7 @@ from api.main import create_app
 from tally.background_server import serve_in_thread
 from tally.settings import Settings
 from tests.databases import temporary_postgres_database
+from tests.fake_openai import MODEL, FakeOpenAI, serve_fake_openai
 from tests.results_data import DATA, build_duckdb
 from warehouse.app_database import create_app_engine, upgrade
 from warehouse.serving import publish
@@ -126,6 +128,25 @@ def published_marts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with build_duckdb(str(data_dir / "warehouse.duckdb"), DATA) as warehouse:
         publish(warehouse, data_dir / "serving")
     return data_dir
+
+
+@pytest.fixture(scope="session")
+def fake_model() -> Iterator[FakeOpenAI]:
+    """A model server that answers every question (with nothing scripted unless a test scripts it)."""
+    with serve_fake_openai() as fake:
+        yield fake
+
+
+@pytest.fixture()
+def marts_and_model(published_marts: Path, fake_model: FakeOpenAI) -> dict[str, Any]:
+    """Settings updates for an API that reads the published marts and asks the fake model."""
+    fake_model.reset()
+    return {
+        "data_dir": published_marts,
+        "openai_base_url": fake_model.url,
+        "openai_api_key": SecretStr("sk-test-key"),
+        "llm_model": MODEL,
+    }
 
 
 def seed_company(http: httpx.Client, company: str, display_name: str = "Main ad account") -> dict[str, str]:

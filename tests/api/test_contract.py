@@ -7,7 +7,6 @@ reach the code behind validation. Every answer must be documented and match its 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,7 +21,6 @@ from api.main import create_app
 from tally.background_server import serve_in_thread
 from tally.settings import Settings
 from tests.api.conftest import COMPANY, JWT_SECRET, TokenMaker, seed_company
-from tests.fake_openai import MODEL, FakeOpenAI, serve_fake_openai
 from warehouse.vault import generate_key
 
 # Bounded so the whole run stays near a minute on a small machine; deterministic so a failure reproduces, and no
@@ -54,24 +52,13 @@ def openapi_document() -> dict[str, Any]:
 schema = from_dict(openapi_document(), config=schemathesis.Config.from_dict(FUZZ_CONFIG))
 
 
-@pytest.fixture(scope="module")
-def fake_model() -> Iterator[FakeOpenAI]:
-    """A model server that answers every question (with nothing scripted), so /results/ask is not a 503."""
-    with serve_fake_openai() as fake:
-        yield fake
-
-
 @pytest.fixture()
 def seeded_api(
-    api_settings: Settings,
-    app_engine: sa.Engine,
-    published_marts: Path,
-    fake_model: FakeOpenAI,
-    make_token: TokenMaker,
+    api_settings: Settings, app_engine: sa.Engine, marts_and_model: dict[str, Any], make_token: TokenMaker
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """The API on loopback over a seeded company; its URL and the headers of a token for that company."""
-    model = {"openai_base_url": fake_model.url, "openai_api_key": SecretStr("sk-fuzz"), "llm_model": MODEL}
-    app = create_app(api_settings.model_copy(update={"data_dir": published_marts, **model}), engine=app_engine)
+    """The API on loopback over a seeded company, with a model (so /results/ask is not a 503); its URL and the
+    headers of a token for that company."""
+    app = create_app(api_settings.model_copy(update=marts_and_model), engine=app_engine)
     headers = {"Authorization": f"Bearer {make_token()}"}
     with serve_in_thread(app) as url, httpx.Client(base_url=url, headers=headers, timeout=30) as http:
         seed_company(http, COMPANY)

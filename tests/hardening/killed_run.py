@@ -1,0 +1,81 @@
+"""A platform load run in a process of its own that SIGKILLs itself at a chosen point of its load.
+
+``python -m tests.hardening.killed_run '<json>'`` loads one client's days of one platform through the real asset on
+a Dagster instance in a directory; just before the warehouse statement that marks the kill point it sends itself
+SIGKILL, so the run dies as a run worker killed by the OOM killer or a lost machine would: no ``finally``, no
+rollback by Python, a DuckDB file with whatever its write-ahead log holds. Exiting normally means the kill point
+was never reached, which the test counts as a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sys
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
+
+from orchestration.assets.raw import raw_assets
+from orchestration.partitions import partition_key
+from orchestration.resources import TallyResource
+
+# The statement a kill comes just before, in the order a load runs them.
+KILL_POINTS = {
+    "staging": r'^INSERT INTO "raw_\w+_staging"\.',  # copying the new rows into dlt's staging tables
+    "merge": r'^DELETE FROM "raw_\w+"\."campaigns" as d',  # between the two tables' merges
+    "recorded": r'^INSERT INTO "raw_\w+"\."_dlt_loads"',  # every table merged, the load not yet recorded
+    "stale rows": r"_dlt_load_id NOT IN",  # dlt done; the run's removal of rows a platform no longer returns
+}
+
+
+def load_range(
+    instance: dg.DagsterInstance, tally: TallyResource, platform: str, company_id: str, start: date, end: date
+) -> bool:
+    """Run a platform's raw asset over one client's days as one run (a single-run backfill); whether it succeeded."""
+    [asset] = [asset for asset in raw_assets if asset.node_def.name == f"{platform}_raw"]
+    if company_id not in instance.get_dynamic_partitions("clients"):
+        instance.add_dynamic_partitions("clients", [company_id])
+    first, last = partition_key(company_id, start), partition_key(company_id, end)
+    tags = {ASSET_PARTITION_RANGE_START_TAG: str(first), ASSET_PARTITION_RANGE_END_TAG: str(last)}
+    result = dg.materialize([asset], instance=instance, resources={"tally": tally}, tags=tags, raise_on_error=False)
+    return result.success
+
+
+def kill_before(pattern: str, kill: Callable[[], None]) -> None:
+    """Make every DuckDB statement dlt (or the run) sends first check whether it is the kill point."""
+    original = DuckDbSqlClient.execute_query
+    marker = re.compile(pattern)
+
+    def execute_query(self: DuckDbSqlClient, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if marker.search(" ".join(str(query).split())):
+            kill()
+        return original(self, query, *args, **kwargs)
+
+    DuckDbSqlClient.execute_query = execute_query  # type: ignore[method-assign]
+
+
+def main(config: dict[str, Any]) -> int:
+    """Load the configured range, dying at the kill point."""
+    kill_before(KILL_POINTS[config["kill_at"]], lambda: os.kill(os.getpid(), signal.SIGKILL))
+    start = date.fromisoformat(config["start"])
+    with dg.DagsterInstance.local_temp(tempdir=config["dagster_home"]) as instance:
+        load_range(
+            instance,
+            TallyResource(**config["tally"]),
+            config["platform"],
+            config["company_id"],
+            start,
+            start + timedelta(days=config["days"] - 1),
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(json.loads(sys.argv[1])))

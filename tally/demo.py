@@ -66,6 +66,8 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
     from tally.child_processes import ChildProcesses
     from warehouse.app_database import upgrade
 
+    # Ctrl-C is how the demo stops, even when a shell started it in the background with SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
     data_dir = settings.data_dir.resolve()

@@ -77,3 +77,18 @@ def test_a_bar_fills_in_proportion() -> None:
 
 def _entry(status: str, done: int) -> dict[str, object]:
     return {"status": status, "partitions_done": done, "partitions_total": 30, "error": None}
+
+
+def test_on_a_terminal_the_board_is_redrawn_in_place() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    board = ProgressBoard(out)
+    running = {"status": "running", "progress": {"meta_ads": _entry("running", 0)}}
+    board.show({"acme": running}, {"acme": "waiting"})
+    board.show({"acme": running}, {"acme": "running"})
+    first, second = out.getvalue().split("\x1b[2F")
+    assert first.count("\x1b[2K") == 2 and second.count("\x1b[2K") == 2
+    assert second.endswith("acme      marts       rebuilding\n")

@@ -9,7 +9,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
-from starlette.routing import Match, Route
+from starlette.routing import Match
 
 from tally.errors import AuthenticationFailed, TallyError
 
@@ -39,12 +39,12 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
 
 
 def allowed_methods(request: Request) -> list[str]:
-    """The methods of every route whose path matches the request's (FastAPI makes one route per method)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route.methods
-    return sorted(methods)
+    """The methods some route fully matches at the request's path (FastAPI makes one route per method)."""
+    return [
+        method
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in request.app.routes)
+    ]
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

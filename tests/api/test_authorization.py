@@ -8,11 +8,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import jwt
 import pytest
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from api.main import create_app
 from tally.settings import Settings
-from tests.api.conftest import COMPANY, OTHER_COMPANY, TokenMaker
+from tests.api.conftest import COMPANY, JWT_SECRET, OTHER_COMPANY, TokenMaker
 
 # What each route needs; a route of the app missing here fails test_every_route_is_covered.
 PERMISSIONS = {
@@ -55,8 +58,21 @@ def api_routes(settings: Settings) -> set[tuple[str, str]]:
     }
 
 
+def routing_table(routes: list[BaseRoute]) -> set[tuple[str, str]]:
+    """Every API route the app dispatches to, hidden from OpenAPI or not (FastAPI nests included routers)."""
+    found: set[tuple[str, str]] = set()
+    for route in routes:
+        if isinstance(route, APIRoute) and route.path_format.startswith("/api/"):
+            found |= {(method, route.path_format) for method in route.methods}
+        elif hasattr(route, "original_router"):
+            found |= routing_table(route.original_router.routes)
+    return found
+
+
 def test_every_route_is_covered(settings: Settings) -> None:
     assert api_routes(settings) == set(PERMISSIONS)
+    app = create_app(settings.model_copy(update={"demo": True}))
+    assert routing_table(app.routes) == set(PERMISSIONS)
 
 
 def call(api_url: str, route: tuple[str, str], token: str | None, company: str = COMPANY) -> httpx.Response:
@@ -66,22 +82,37 @@ def call(api_url: str, route: tuple[str, str], token: str | None, company: str =
     return httpx.request(method, url, headers=headers, json=BODIES.get(route), timeout=30)
 
 
+def unusable_tokens(make_token: TokenMaker) -> dict[str, str | None]:
+    """Tokens that must each be 401: none, expired, wrongly signed, and the forms a forger might try."""
+    claims = {"sub": "user-1", "permissions": ["clients:view", "clients:update"], "companies": [COMPANY]}
+    year_2100 = 4102444800
+    return {
+        "no token": None,
+        "expired": make_token(expires_in=timedelta(seconds=-5)),
+        "wrongly signed": make_token(secret="another-secret-" * 3),
+        "not a JWT": "not.a.jwt",
+        "unsigned (alg none)": jwt.encode({**claims, "exp": year_2100}, None, algorithm="none"),
+        "without exp": jwt.encode(claims, JWT_SECRET, algorithm="HS256"),
+        "permissions not a list": jwt.encode({**claims, "permissions": "clients:view", "exp": year_2100}, JWT_SECRET),
+    }
+
+
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
 def test_wrong_callers_are_refused(api_url: str, make_token: TokenMaker, route: tuple[str, str]) -> None:
-    for token in (None, make_token(expires_in=timedelta(seconds=-5)), make_token(secret="another-secret-" * 3)):
+    for kind, token in unusable_tokens(make_token).items():
         response = call(api_url, route, token)
-        assert response.status_code == 401, (token, response.text)
+        assert response.status_code == 401, (kind, response.text)
         assert isinstance(response.json()["detail"], str)
-    response = call(api_url, route, "not.a.jwt")
-    assert response.status_code == 401
     permission = PERMISSIONS[route]
     if permission is None:
         return
     others = [p for p in ("clients:view", "clients:update") if p != permission]
-    response = call(api_url, route, make_token(permissions=others))
-    assert response.status_code == 403 and permission in response.json()["detail"]
-    response = call(api_url, route, make_token(companies=[OTHER_COMPANY]))
-    assert response.status_code == 404 and response.json() == {"detail": "Company not found"}
+    for permissions in (others, []):
+        response = call(api_url, route, make_token(permissions=permissions))
+        assert response.status_code == 403 and permission in response.json()["detail"]
+    for companies in ([OTHER_COMPANY], []):
+        response = call(api_url, route, make_token(companies=companies))
+        assert response.status_code == 404 and response.json() == {"detail": "Company not found"}
 
 
 def test_agency_admin_reaches_every_company(api_url: str, make_token: TokenMaker) -> None:

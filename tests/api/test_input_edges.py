@@ -293,6 +293,23 @@ def test_connection_ids_that_are_not_uuids_name_no_route(
     assert app_rows(app_engine) == before
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("OPTIONS", "/connections", "GET, POST"),
+        ("DELETE", "/goals", "GET, PUT"),
+        ("PATCH", "/connections/sync", "POST"),
+        ("GET", "/connections/6f9619ff-8b86-d011-b42d-00c04fc964ff", "PATCH, DELETE"),
+    ],
+)
+def test_a_method_the_path_lacks_is_405_listing_every_method_it_has(
+    api: httpx.Client, method: str, path: str, allow: str
+) -> None:
+    response = api.request(method, f"{BASE}{path}")
+    assert assert_refused(response, 405) == {"detail": "Method Not Allowed"}
+    assert response.headers["allow"] == allow
+
+
 def test_an_unknown_uuid_is_connection_not_found(api: httpx.Client) -> None:
     response = api.delete(f"{BASE}/connections/6F9619FF-8B86-D011-B42D-00C04FC964FF")
     assert assert_refused(response, 404) == {"detail": "Connection not found"}

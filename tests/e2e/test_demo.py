@@ -22,7 +22,8 @@ import pytest
 from tests.e2e.conftest import processes_of
 
 pytestmark = pytest.mark.slow
-READY_TIMEOUT_SECONDS = 240
+# About 75 s on an idle two-core machine; generous, so a machine busy with other work does not fail the test.
+READY_TIMEOUT_SECONDS = 360
 
 
 def run_as_printed(command: str) -> dict[str, Any]:
@@ -58,6 +59,7 @@ def printed_curl_commands(demo: Any) -> list[str]:
     return [line.strip() for line in demo.lines if line.strip().startswith("curl ")]
 
 
+@pytest.mark.timeout(600)
 def test_demo_answers_the_printed_curl_commands_from_the_warehouse_and_reuses_its_data(start_demo: Any) -> None:
     demo = start_demo(*DEMO_ARGS)
     demo.wait_for("Starting with fresh demo data", timeout_seconds=60)

@@ -1,9 +1,14 @@
-"""FastAPI dependencies: settings, the app database, the vault, the caller and their reach."""
+"""FastAPI dependencies: settings, the app database, the vault, the caller and their reach.
+
+Dependencies that do not block are ``async``: FastAPI runs a plain ``def`` dependency in its thread pool, and
+each such hop costs more than the work of reading app state or checking a token. Only the app database, which
+blocks, stays a ``def``.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -26,17 +31,17 @@ COMPANY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 bearer = HTTPBearer(auto_error=False, description="JWT with sub, permissions, companies and exp")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The settings the app was created with."""
     return request.app.state.settings
 
 
-def get_vault(request: Request) -> CredentialVault:
+async def get_vault(request: Request) -> CredentialVault:
     """The credential vault the app was created with."""
     return request.app.state.vault
 
 
-def get_language_model(request: Request) -> LanguageModel | None:
+async def get_language_model(request: Request) -> LanguageModel | None:
     """The language model the app was created with, or None when none is configured."""
     return request.app.state.language_model
 
@@ -47,7 +52,7 @@ def get_db(request: Request) -> Iterator[sa.Connection]:
         yield db
 
 
-def get_principal(
+async def get_principal(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     """The verified caller; 401 without a valid bearer token."""
@@ -65,14 +70,14 @@ Db = Annotated[sa.Connection, Depends(get_db, scope="function")]
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def company_access(permission: str) -> Callable[[Principal, str], str]:
+def company_access(permission: str) -> Callable[[Principal, str], Awaitable[str]]:
     """A dependency that yields the path's company id once the caller may act on it with ``permission``.
 
     Order matters: 401 (no valid token) before 403 (missing permission) before 404 (company out of reach,
     answered as not found so its existence is not revealed).
     """
 
-    def dependency(principal: CurrentPrincipal, company_id: Annotated[str, Path(alias="companyId")]) -> str:
+    async def dependency(principal: CurrentPrincipal, company_id: Annotated[str, Path(alias="companyId")]) -> str:
         if permission not in principal.permissions:
             raise PermissionDenied(f"Missing permission: {permission}")
         if not COMPANY_ID.match(company_id) or not principal.can_reach(company_id):

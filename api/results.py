@@ -48,7 +48,7 @@ def parse_period_end(value: str | None) -> date:
     return parsed
 
 
-def period_query(
+async def period_query(
     period_type: Annotated[str, Query(description="week, month, quarter or year")] = "month",
     period_end: Annotated[str | None, Query(description="Last day of the period, YYYY-MM-DD (default: today)")] = None,
 ) -> PeriodQuery:
@@ -56,14 +56,14 @@ def period_query(
     return PeriodQuery(one_of("period_type", period_type, PERIOD_TYPES), parse_period_end(period_end))
 
 
-def platform_query(
+async def platform_query(
     platform: Annotated[str | None, Query(description="Only this platform's campaigns")] = None,
 ) -> str | None:
     """The validated ``platform`` filter."""
     return None if platform is None else one_of("platform", platform, tuple(PLATFORMS))
 
 
-def get_marts(request: Request) -> Marts:
+async def get_marts(request: Request) -> Marts:
     """The marts reader the app was created with."""
     return request.app.state.marts
 

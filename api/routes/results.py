@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+import orjson
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import AUTH_ERRORS, Db, ViewCompany
@@ -137,12 +138,12 @@ def campaigns(
 
 
 @router.get("/campaigns/daily", response_model=DailyOut, responses={**AUTH_ERRORS, **BAD_QUERY})
-def campaigns_daily(
-    company_id: ViewCompany, query: PeriodDep, platform: PlatformDep, marts: MartsDep
-) -> dict[str, dict[str, list[dict[str, Any]]]]:
+def campaigns_daily(company_id: ViewCompany, query: PeriodDep, platform: PlatformDep, marts: MartsDep) -> Response:
     """Every campaign's spend on every day of the period (zero where it spent nothing), for sparklines.
 
-    Plain dicts, validated once by the response model: a quarter of 100 campaigns is 9,000 points.
+    A quarter of 100 campaigns is 9,000 points: the rows are written as JSON by orjson straight from the rollup's
+    typed columns (a date and a double per point), which the response model documents, instead of being
+    validated point by point on the way out.
     """
     with marts.session(company_id) as session:
         period = load_period(session, query)
@@ -150,4 +151,4 @@ def campaigns_daily(
     daily: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         daily.setdefault(row["campaign_id"], []).append({"date": row["date"], "spend": row["spend"]})
-    return {"daily": daily}
+    return Response(orjson.dumps({"daily": daily}), media_type="application/json")

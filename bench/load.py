@@ -12,7 +12,7 @@ in a loop, so the warehouse is written and the published marts flip under the re
 errors, p50 and p99 for both, and the writer's completed cycles. Targets: zero errors; p99 under load within 2x
 of p99 without it.
 
-    .venv/bin/python -m bench.load [--warehouse duckdb|postgres|both] [--seconds 20] [--concurrency 16]
+    .venv/bin/python bench/load.py [--warehouse duckdb|postgres|both] [--seconds 20] [--concurrency 16]
 """
 
 from __future__ import annotations
@@ -41,18 +41,21 @@ from pathlib import Path
 import dagster as dg
 import httpx
 
-from api.auth import mint_token
-from bench.api import serve
-from orchestration.resources import TallyResource
-from pipelines.emulator.app import create_emulator
-from tally.background_server import serve_in_thread
-from tally.settings import Settings
-from tests.databases import temporary_postgres_database
-from tests.orchestration.conftest import run_backfill, store_emulated_connection, tick
-from warehouse import run_requests as outbox
-from warehouse.app_database import upgrade
-from warehouse.serving import refresh_marts
-from warehouse.vault import generate_key
+# bench/ and tests/ are not installed packages: run as a script, this file needs the repo root on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from api.auth import mint_token  # noqa: E402
+from bench.api import serve  # noqa: E402
+from orchestration.resources import TallyResource  # noqa: E402
+from pipelines.emulator.app import create_emulator  # noqa: E402
+from tally.background_server import serve_in_thread  # noqa: E402
+from tally.settings import Settings  # noqa: E402
+from tests.databases import temporary_postgres_database  # noqa: E402
+from tests.orchestration.conftest import run_backfill, store_emulated_connection, tick  # noqa: E402
+from warehouse import run_requests as outbox  # noqa: E402
+from warehouse.app_database import upgrade  # noqa: E402
+from warehouse.serving import refresh_marts  # noqa: E402
+from warehouse.vault import generate_key  # noqa: E402
 
 PLATFORMS = ["meta_ads", "google_ads", "tiktok_ads"]
 ROUTES = ("/results", "/results/campaigns", "/results/campaigns/daily")

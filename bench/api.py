@@ -41,13 +41,18 @@ from typing import Any
 import duckdb
 import httpx
 
-from api.auth import mint_token
-from tally.settings import Settings
-from warehouse.app_database import upgrade
-from warehouse.models import model_sql, replace_table
-from warehouse.results import PERIOD_TYPES, PeriodQuery, load_period
-from warehouse.serving import MartSession, ParquetMarts, publish
-from warehouse.vault import generate_key
+# Run as a script, Python puts bench/ first on the path, where this very file would shadow the api package.
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH_DIR]
+sys.path.insert(0, str(BENCH_DIR.parent))
+
+from api.auth import mint_token  # noqa: E402
+from tally.settings import Settings  # noqa: E402
+from warehouse.app_database import upgrade  # noqa: E402
+from warehouse.models import model_sql, replace_table  # noqa: E402
+from warehouse.results import PERIOD_TYPES, PeriodQuery, load_period  # noqa: E402
+from warehouse.serving import MartSession, ParquetMarts, publish  # noqa: E402
+from warehouse.vault import generate_key  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # Three real ad platforms and two stand-ins, for the five platforms per client of the benchmark's shape; the

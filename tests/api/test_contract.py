@@ -2,11 +2,17 @@
 
 The calls carry a valid token for a seeded company (marts, a connection, goals, a QBR and a backfill), so they
 reach the code behind validation. Every answer must be documented and match its schema, and none may be a 5xx.
+
+The document is read at collection from an app that is built but not served, and the calls go over loopback HTTP
+to a served one: ``schemathesis.pytest.from_fixture`` would read it from a fixture, but schemathesis 4.32 sets
+``node._nodeid`` there, which pytest 9.2 no longer has.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +20,7 @@ import pytest
 import schemathesis
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
+from hypothesis.configuration import set_hypothesis_home_dir
 from pydantic import SecretStr
 from schemathesis.openapi import from_dict
 
@@ -49,6 +56,9 @@ def openapi_document() -> dict[str, Any]:
     return create_app(settings, engine=sa.create_engine("sqlite://")).openapi()
 
 
+# Hypothesis keeps caches (Unicode tables, constants of our modules) from the moment the tests are collected: in
+# the temporary folder, never in the repository.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "tally-hypothesis")
 schema = from_dict(openapi_document(), config=schemathesis.Config.from_dict(FUZZ_CONFIG))
 
 

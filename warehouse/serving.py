@@ -208,7 +208,9 @@ class ParquetMarts:
 
     def __init__(self, serving_dir: Path) -> None:
         self.serving_dir = serving_dir
-        self.database = duckdb.connect(":memory:")
+        # One thread per query: a request reads one company's rows, too few to split, and concurrent requests
+        # are the parallelism (measured: 10-15% faster per query than two threads, before any contention).
+        self.database = duckdb.connect(":memory:", config={"threads": 1})
         self.lock = threading.Lock()
         self.pure = PureRollups()
 

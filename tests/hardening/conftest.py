@@ -58,17 +58,15 @@ class Stack:
     fake_openai: FakeOpenAI
     responses: list[str] = field(default_factory=list)
 
-    def run_pending(self) -> dict[str, bool]:
-        """Launch what the outbox holds and run it to the end, as the sensor and the daemon would; rebuild the marts.
-
-        Returns whether each platform's run succeeded.
-        """
+    def run_pending(self, rebuild_marts: bool = False) -> dict[str, bool]:
+        """Launch what the outbox holds and run it to the end, as the sensor and the daemon would; returns whether
+        each platform's run succeeded. The marts run the sensor then asks for is run only with ``rebuild_marts``."""
         outcomes = {
             run_request.tags["tally/platform"]: run_backfill(self.instance, self.tally, run_request)
             for run_request in backfills(tick(self.instance, self.tally))
         }
         for run_request in tick(self.instance, self.tally).run_requests or []:
-            if run_request.asset_graph_subset is None:
+            if rebuild_marts and run_request.asset_graph_subset is None:
                 dg.materialize([marts], instance=self.instance, resources={"tally": self.tally}, tags=run_request.tags)
         return outcomes
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import dagster as dg
 import duckdb
+import httpx
 import pytest
 
 from orchestration.resources import TallyResource
@@ -65,6 +66,7 @@ def world_at(root: Path, emulator_url: str) -> tuple[TallyResource, Path]:
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory, emulator_url: str) -> Path:
     """A client connected to Meta whose warehouse holds 30 days of history: the folder of its files, to copy."""
+    httpx.post(f"{emulator_url}/_emulator/reset").raise_for_status()  # no fault left by an earlier test
     root = tmp_path_factory.mktemp("history")
     upgrade(f"sqlite:///{root / 'app.db'}")
     tally, home = world_at(root, emulator_url)
@@ -113,6 +115,7 @@ def warehouse_dump(path: Path) -> Dump:
 @pytest.fixture(scope="module")
 def undisturbed(tmp_path_factory: pytest.TempPathFactory, history: Path, emulator_url: str) -> Dump:
     """The warehouse after the history and the sync window loaded without interruption."""
+    httpx.post(f"{emulator_url}/_emulator/reset").raise_for_status()
     tally, home = copy_of(history, tmp_path_factory.mktemp("undisturbed") / "world", emulator_url)
     with dg.DagsterInstance.local_temp(tempdir=str(home)) as instance:
         assert load_range(instance, tally, PLATFORM, COMPANY, *WINDOW)
@@ -139,7 +142,7 @@ def load_killed_at(kill_at: str, tally: TallyResource, home: Path) -> subprocess
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_at", ["staging", "merge", "stale rows"])
 def test_a_run_killed_during_its_load_and_run_again_leaves_the_warehouse_of_an_undisturbed_run(
-    kill_at: str, tmp_path: Path, history: Path, emulator_url: str, undisturbed: Dump
+    kill_at: str, tmp_path: Path, history: Path, emulator_url: str, emulator: httpx.Client, undisturbed: Dump
 ) -> None:
     tally, home = copy_of(history, tmp_path / "world", emulator_url)
 

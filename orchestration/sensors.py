@@ -115,6 +115,12 @@ def _run_failure(context: dg.SensorEvaluationContext, request_id: str, platform:
         error = record.dagster_event.step_failure_data.user_failure_data
         if error is not None and error.description:
             return error.description
+    # No step said why: the run worker died (killed, out of memory, machine lost) and run monitoring failed the run
+    # once it outlived max_runtime_seconds (dagster.yaml); its canceling or failure message says so.
+    for event_type in (dg.DagsterEventType.RUN_CANCELING, dg.DagsterEventType.RUN_FAILURE):
+        for record in context.instance.all_logs(runs[0].run_id, of_type=event_type):
+            if record.dagster_event and record.dagster_event.message:
+                return f"the run failed: {record.dagster_event.message}"
     return "the run failed"
 
 

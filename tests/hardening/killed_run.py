@@ -1,11 +1,11 @@
 """A platform load run in a process of its own that SIGKILLs itself at a chosen point of its load.
 
-``python -m tests.hardening.killed_run '<json>'`` loads one client's days of one platform through the real asset on
-a Dagster instance in a directory; just before the warehouse statement that marks the kill point it sends itself
-SIGKILL, so the run dies as a run worker killed by the OOM killer or a lost machine would: no ``finally``, no
-rollback by Python, a DuckDB file with whatever its write-ahead log holds. Exiting normally means the kill point
-was never reached, which the test counts as a failure.
-"""
+``python -m tests.hardening.killed_run '<json>'`` loads one client's days of one platform through the real asset
+on a Dagster instance in a directory (or, with ``outbox``, runs the outbox's pending request as the sensor and
+the backfill daemon would). Just before the warehouse statement that marks the kill point it sends itself SIGKILL,
+so the run dies as a run worker killed by the OOM killer or a lost machine would: no ``finally``, no rollback by
+Python, a DuckDB file with whatever its write-ahead log holds. Exiting normally means the kill point was never
+reached, which the test counts as a failure."""
 
 from __future__ import annotations
 
@@ -62,18 +62,19 @@ def kill_before(pattern: str, kill: Callable[[], None]) -> None:
 
 
 def main(config: dict[str, Any]) -> int:
-    """Load the configured range, dying at the kill point."""
+    """Load the configured range (or, with ``outbox``, run what the outbox holds), dying at the kill point."""
     kill_before(KILL_POINTS[config["kill_at"]], lambda: os.kill(os.getpid(), signal.SIGKILL))
-    start = date.fromisoformat(config["start"])
+    tally = TallyResource(**config["tally"])
     with dg.DagsterInstance.local_temp(tempdir=config["dagster_home"]) as instance:
-        load_range(
-            instance,
-            TallyResource(**config["tally"]),
-            config["platform"],
-            config["company_id"],
-            start,
-            start + timedelta(days=config["days"] - 1),
-        )
+        if config.get("outbox"):
+            from tests.orchestration.conftest import backfills, run_backfill, tick
+
+            for run_request in backfills(tick(instance, tally)):
+                run_backfill(instance, tally, run_request)
+            return 0
+        start = date.fromisoformat(config["start"])
+        end = start + timedelta(days=config["days"] - 1)
+        load_range(instance, tally, config["platform"], config["company_id"], start, end)
     return 0
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query, Request
@@ -24,6 +24,11 @@ SORT_DIRECTIONS = ("asc", "desc")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # The first place on Earth where a day begins: a date later than today there is in the future everywhere.
 EARLIEST_TIME_ZONE = ZoneInfo("Etc/GMT-14")
+
+
+def enum(allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The allowed values of a query parameter, for the OpenAPI document; ``one_of`` enforces them with a 400."""
+    return {"enum": list(allowed)}
 
 
 def one_of(name: str, value: str, allowed: tuple[str, ...]) -> str:
@@ -49,15 +54,22 @@ def parse_period_end(value: str | None) -> date:
 
 
 async def period_query(
-    period_type: Annotated[str, Query(description="week, month, quarter or year")] = "month",
-    period_end: Annotated[str | None, Query(description="Last day of the period, YYYY-MM-DD (default: today)")] = None,
+    period_type: Annotated[
+        str, Query(description="week, month, quarter or year", json_schema_extra=enum(PERIOD_TYPES))
+    ] = "month",
+    period_end: Annotated[
+        str | None,
+        Query(description="Last day of the period, YYYY-MM-DD (default: today)", json_schema_extra={"format": "date"}),
+    ] = None,
 ) -> PeriodQuery:
     """The validated ``period_type`` and ``period_end`` query parameters."""
     return PeriodQuery(one_of("period_type", period_type, PERIOD_TYPES), parse_period_end(period_end))
 
 
 async def platform_query(
-    platform: Annotated[str | None, Query(description="Only this platform's campaigns")] = None,
+    platform: Annotated[
+        str | None, Query(description="Only this platform's campaigns", json_schema_extra=enum(tuple(PLATFORMS)))
+    ] = None,
 ) -> str | None:
     """The validated ``platform`` filter."""
     return None if platform is None else one_of("platform", platform, tuple(PLATFORMS))

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import AUTH_ERRORS, Db, ViewCompany
-from api.results import SORT_COLUMNS, SORT_DIRECTIONS, MartsDep, PeriodDep, PlatformDep, one_of
+from api.results import SORT_COLUMNS, SORT_DIRECTIONS, MartsDep, PeriodDep, PlatformDep, enum, one_of
 from warehouse import insights as insight_store
 from warehouse import run_requests as outbox
 from warehouse.results import currency_warning, load_period, period_metrics
@@ -121,8 +121,8 @@ def campaigns(
     query: PeriodDep,
     platform: PlatformDep,
     marts: MartsDep,
-    sort_by: Annotated[str, Query(description=f"One of: {', '.join(SORT_COLUMNS)}")] = "spend",
-    sort_dir: Annotated[str, Query(description="asc or desc")] = "desc",
+    sort_by: Annotated[str, Query(description="The column to sort by", json_schema_extra=enum(SORT_COLUMNS))] = "spend",
+    sort_dir: Annotated[str, Query(description="asc or desc", json_schema_extra=enum(SORT_DIRECTIONS))] = "desc",
 ) -> dict[str, Any]:
     """Each campaign's totals for the period and spend change against the prior period, with their totals."""
     sort_by = one_of("sort_by", sort_by, SORT_COLUMNS)

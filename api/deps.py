@@ -46,6 +46,11 @@ async def get_language_model(request: Request) -> LanguageModel | None:
     return request.app.state.language_model
 
 
+async def get_app_engine(request: Request) -> sa.Engine:
+    """The app database engine, for routes that must not hold one transaction for the whole request."""
+    return request.app.state.engine
+
+
 def get_db(request: Request) -> Iterator[sa.Connection]:
     """One app-database transaction per request: committed on success, rolled back on any error."""
     with request.app.state.engine.begin() as db:
@@ -67,6 +72,7 @@ VaultDep = Annotated[CredentialVault, Depends(get_vault)]
 LanguageModelDep = Annotated[LanguageModel | None, Depends(get_language_model)]
 # Committed before the response is sent, so a caller never reads its own write half-done.
 Db = Annotated[sa.Connection, Depends(get_db, scope="function")]
+AppEngine = Annotated[sa.Engine, Depends(get_app_engine)]
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 

@@ -51,11 +51,15 @@ def period_out(start: date, end: date, period_type: str | None = None) -> dict[s
 
 
 class CompanyFigures:
-    """Read-only figures of one company. Each call opens its own marts session, so none is held during a model call."""
+    """Read-only figures of one company.
 
-    def __init__(self, marts: Marts, db: sa.Connection, company_id: str) -> None:
+    Each call opens its own marts session and app-database connection and closes them before it returns, so no
+    transaction stays open while a model writes (which can take as long as the model's timeout).
+    """
+
+    def __init__(self, marts: Marts, app_engine: sa.Engine, company_id: str) -> None:
         self.marts = marts
-        self.db = db
+        self.app_engine = app_engine
         self.company_id = company_id
 
     def period(self, period_type: str, period_end: date) -> Period:
@@ -65,7 +69,8 @@ class CompanyFigures:
 
     def period_metrics(self, period_type: str, period_end: date) -> dict[str, Any]:
         """Every metric of the period with its prior value, change, and goal tracking (as GET /results)."""
-        figures = period_metrics(self.marts, self.db, self.company_id, PeriodQuery(period_type, period_end))
+        with self.app_engine.connect() as db:
+            figures = period_metrics(self.marts, db, self.company_id, PeriodQuery(period_type, period_end))
         period = figures.period
         metrics = [{field: metric[field] for field in METRIC_FIELDS} for metric in figures.metrics]
         return {
@@ -151,4 +156,5 @@ class CompanyFigures:
 
     def connected_platforms(self) -> list[str]:
         """The platforms the company is connected to (names only; nothing about the connections themselves)."""
-        return outbox.connected_platforms(self.db, self.company_id)
+        with self.app_engine.connect() as db:
+            return outbox.connected_platforms(db, self.company_id)

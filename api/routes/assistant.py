@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from api.ai.ask import answer_question
 from api.ai.figures import CompanyFigures
 from api.ai.qbr import llm_summary, qbr_figures, template_summary
-from api.deps import AUTH_ERRORS, CurrentPrincipal, Db, LanguageModelDep, UpdateCompany, ViewCompany
+from api.deps import AUTH_ERRORS, AppEngine, CurrentPrincipal, Db, LanguageModelDep, UpdateCompany, ViewCompany
 from api.fields import Question, UtcDateTime
 from api.results import MartsDep
 from tally.errors import InvalidRequest, ModelNotConfigured
@@ -91,11 +91,16 @@ def parse_as_of(value: str | None) -> dt.date:
         **MODEL_ERRORS,
     },
 )
-def ask(company_id: ViewCompany, body: AskIn, marts: MartsDep, db: Db, model: LanguageModelDep) -> AskOut:
-    """Answer a question about the company's results from its own figures, read through the model's tools."""
+def ask(
+    company_id: ViewCompany, body: AskIn, marts: MartsDep, app_engine: AppEngine, model: LanguageModelDep
+) -> AskOut:
+    """Answer a question about the company's results from its own figures, read through the model's tools.
+
+    The tools open and close their own reads, so no app-database transaction waits on the model.
+    """
     if model is None:
         raise ModelNotConfigured()
-    return AskOut(answer=answer_question(model, CompanyFigures(marts, db, company_id), body.question))
+    return AskOut(answer=answer_question(model, CompanyFigures(marts, app_engine, company_id), body.question))
 
 
 @router.post(
@@ -108,32 +113,38 @@ def prepare_qbr(
     company_id: UpdateCompany,
     principal: CurrentPrincipal,
     marts: MartsDep,
-    db: Db,
+    app_engine: AppEngine,
     model: LanguageModelDep,
     as_of: Annotated[
         str | None, Query(description="Review the 3 full months before this day's month (default: today)")
     ] = None,
 ) -> dict[str, Any]:
-    """Review the last three full months and the latest insight, store the QBR and set the client's last QBR date."""
+    """Review the last three full months and the latest insight, store the QBR and set the client's last QBR date.
+
+    The figures are read and the summary written before the one short transaction that stores them: no
+    transaction waits on the model, and a model failure stores nothing.
+    """
     qbr_date = parse_as_of(as_of)
-    insight = insight_store.latest_insight(db, company_id)
-    data = qbr_figures(CompanyFigures(marts, db, company_id), qbr_date, insight)
+    with app_engine.connect() as db:
+        insight = insight_store.latest_insight(db, company_id)
+    data = qbr_figures(CompanyFigures(marts, app_engine, company_id), qbr_date, insight)
     summary = llm_summary(model, data) if model else template_summary(data)
-    row = qbr_store.record_qbr(
-        db,
-        qbr_store.NewQbr(
-            company_id=company_id,
-            date=qbr_date,
-            period_start=dt.date.fromisoformat(data["period"]["start"]),
-            period_end=dt.date.fromisoformat(data["period"]["end"]),
-            summary=summary,
-            source="llm" if model else "template",
-            model=model.model if model else None,
-            figures=data,
-            insight_id=insight["id"] if insight else None,
-            created_by=principal.sub,
-        ),
-    )
+    with app_engine.begin() as db:
+        row = qbr_store.record_qbr(
+            db,
+            qbr_store.NewQbr(
+                company_id=company_id,
+                date=qbr_date,
+                period_start=dt.date.fromisoformat(data["period"]["start"]),
+                period_end=dt.date.fromisoformat(data["period"]["end"]),
+                summary=summary,
+                source="llm" if model else "template",
+                model=model.model if model else None,
+                figures=data,
+                insight_id=insight["id"] if insight else None,
+                created_by=principal.sub,
+            ),
+        )
     return {"qbr": qbr_out(row)}
 
 

@@ -58,8 +58,7 @@ def weekly_insight_asset(
     week_end = date.fromisoformat(config.week_end) if config.week_end else last_full_week_end(today())
     marts = open_marts(tally.settings)
     try:
-        with tally.app_engine().connect() as db:
-            data = weekly_figures(CompanyFigures(marts, db, company_id), week_end)
+        data = weekly_figures(CompanyFigures(marts, tally.app_engine(), company_id), week_end)
     finally:
         marts.close()
     # No transaction is held while the model writes: it may take as long as the model's timeout.

@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import sqlalchemy as sa
+from dlt.common.versioned_state import decompress_state
 
 # The one column allowed to hold a credential, and only encrypted.
 ENCRYPTED_COLUMN = ("connections", "credentials_encrypted")
@@ -76,6 +77,27 @@ def _table_hits(db: sa.Connection, schema: str | None, table: str, columns: list
             if count:
                 hits.append(f"{schema or 'main'}.{table}.{column}")
     return hits
+
+
+def dlt_states(engine_url: str | None, duckdb_path: Path) -> dict[str, str]:
+    """Every pipeline state dlt stored in the warehouse (compressed there, so a text search cannot see into it),
+    decompressed, by ``schema.load_id``."""
+    query = "select table_schema from information_schema.tables where table_name = '_dlt_pipeline_state'"
+    if engine_url:
+        engine = sa.create_engine(engine_url)
+        with engine.connect() as db:
+            schemas = db.execute(sa.text(query)).scalars().all()
+            rows = [(schema, *row) for schema in schemas for row in db.execute(sa.text(_states_of(schema))).all()]
+        engine.dispose()
+    else:
+        with duckdb.connect(str(duckdb_path), read_only=True) as db:
+            schemas = [schema for (schema,) in db.execute(query).fetchall()]
+            rows = [(schema, *row) for schema in schemas for row in db.execute(_states_of(schema)).fetchall()]
+    return {f"{schema}.{load_id}": json.dumps(decompress_state(state)) for schema, load_id, state in rows}
+
+
+def _states_of(schema: str) -> str:
+    return f'select _dlt_load_id, state from "{schema}"."_dlt_pipeline_state"'
 
 
 def dagster_hits(instance: dg.DagsterInstance, secrets: list[str]) -> list[str]:

@@ -10,6 +10,7 @@ rotated with ``tally keys rotate`` on the way, and the connections then work wit
 from __future__ import annotations
 
 import hashlib
+import shutil
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from tests.hardening.conftest import COMPANY, OTHER_COMPANY, Stack
 from tests.hardening.leaks import (
     ENCRYPTED_COLUMN,
     dagster_hits,
+    dlt_states,
     duckdb_text_hits,
     files_holding,
     sql_text_hits,
@@ -164,6 +166,18 @@ def works_with_the_new_key_only(stack: Stack, new_key: str) -> None:
     assert stack.run_pending() == {"google_ads": True}
 
 
+def keep_dlt_working_folders(monkeypatch: pytest.MonkeyPatch, runs: Path, kept: Path) -> None:
+    """Copy each run's dlt working folder (state, trace, load packages) aside before the run removes it."""
+    remove = shutil.rmtree
+
+    def copy_then_remove(path: Any, *args: Any, **kwargs: Any) -> None:
+        if Path(path).is_relative_to(runs) and Path(path).exists():
+            shutil.copytree(path, kept / Path(path).name)
+        remove(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", copy_then_remove)
+
+
 def secret_hits(stack: Stack, log_text: str, tmp_path: Path, secrets: list[str]) -> dict[str, list[str]]:
     """Every place one of ``secrets`` was found."""
     settings = stack.settings
@@ -172,6 +186,8 @@ def secret_hits(stack: Stack, log_text: str, tmp_path: Path, secrets: list[str])
         if settings.warehouse_url
         else duckdb_text_hits(settings.duckdb_path, secrets)
     )
+    states = dlt_states(settings.warehouse_url, settings.duckdb_path)
+    assert states, "no dlt state found in the warehouse"
     return {
         "api responses": [s for s in secrets if s in "\n".join(stack.responses)],
         "log": [s for s in secrets if s in log_text],
@@ -179,6 +195,7 @@ def secret_hits(stack: Stack, log_text: str, tmp_path: Path, secrets: list[str])
         "dagster": dagster_hits(stack.instance, secrets),
         "files": files_holding(tmp_path, secrets) + files_holding(Path.home() / ".dlt", secrets),
         "warehouse": warehouse,
+        "dlt state in the warehouse": [place for place, state in states.items() for s in secrets if s in state],
         "app database": sql_text_hits(settings.resolved_app_database_url, secrets, skip=ENCRYPTED_COLUMN),
     }
 
@@ -192,6 +209,8 @@ def test_no_credential_reaches_a_response_log_run_file_or_table(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
+    kept = tmp_path / "dlt working folders"
+    keep_dlt_working_folders(monkeypatch, stack.settings.data_dir / "dlt" / "runs", kept)
     create_connections(stack.api)
     sync_and_backfill(stack, emulator)
     expired_connections(stack)
@@ -201,10 +220,12 @@ def test_no_credential_reaches_a_response_log_run_file_or_table(
 
     assert any(record.name.startswith("dlt") for record in caplog.records), "dlt's DEBUG log was not captured"
     assert stack.fake_openai.requests and len(stack.instance.get_runs()) > 10
+    kept_files = {path.name for path in kept.rglob("*")}
+    assert {"state.json", "trace.pickle", "meta_ads.schema.json"} <= kept_files, "dlt's working folders were not kept"
     hits = secret_hits(stack, caplog.text, tmp_path, [MARK, *derived_secrets()])
     assert hits == {place: [] for place in hits}
     # The search itself works: an account id, which is no secret, is found in every place but the model's prompts
-    # (and but files, when both databases are PostgreSQL: then dlt's working folders are all a run writes).
+    # and dlt's stored state (which holds no account data).
     control = secret_hits(stack, caplog.text, tmp_path, [CONTROL])
-    unfound = ["model requests"] + (["files"] if stack.settings.warehouse_url else [])
+    unfound = ["model requests", "dlt state in the warehouse"]
     assert [place for place, found in control.items() if not found] == unfound

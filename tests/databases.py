@@ -35,13 +35,15 @@ def require_postgres() -> None:
 
 
 @contextmanager
-def temporary_postgres_database(prefix: str = "tally_test") -> Iterator[str]:
-    """Create an empty PostgreSQL database, yield its URL, and drop it afterwards."""
+def temporary_postgres_database(prefix: str = "tally_test", template: str | None = None) -> Iterator[str]:
+    """Create an empty PostgreSQL database (or a copy of the database at the URL ``template``, which must have no
+    open connection), yield its URL, and drop it afterwards."""
     require_postgres()
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
+    copy_of = f' TEMPLATE "{sa.engine.make_url(template).database}"' if template else ""
     with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"{copy_of}'))
     try:
         yield sa.engine.make_url(POSTGRES_SERVER_URL).set(database=name).render_as_string(hide_password=False)
     finally:

@@ -4,8 +4,8 @@
 on a Dagster instance in a directory (or, with ``outbox``, runs the outbox's pending request as the sensor and
 the backfill daemon would). Just before the warehouse statement that marks the kill point it sends itself SIGKILL,
 so the run dies as a run worker killed by the OOM killer or a lost machine would: no ``finally``, no rollback by
-Python, a DuckDB file with whatever its write-ahead log holds. Exiting normally means the kill point was never
-reached, which the test counts as a failure."""
+Python; a DuckDB file with whatever its write-ahead log holds, or a PostgreSQL session cut off mid-transaction.
+Exiting normally means the kill point was never reached, which the test counts as a failure."""
 
 from __future__ import annotations
 
@@ -21,17 +21,18 @@ from typing import Any
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
+from dlt.destinations.impl.postgres.sql_client import Psycopg2SqlClient
 
 from orchestration.assets.raw import raw_assets
 from orchestration.partitions import partition_key
 from orchestration.resources import TallyResource
 
-# The statement a kill comes just before, in the order a load runs them.
+# The statement a kill comes just before, in the order a load runs them, and which match of it (DuckDB and
+# PostgreSQL both send these through their dlt SQL client; PostgreSQL copies into staging with COPY, so its kill
+# point there is the staging tables' truncation that starts the load).
 KILL_POINTS = {
-    "staging": r'^INSERT INTO "raw_\w+_staging"\.',  # copying the new rows into dlt's staging tables
-    "merge": r'^DELETE FROM "raw_\w+"\."campaigns" as d',  # between the two tables' merges
-    "recorded": r'^INSERT INTO "raw_\w+"\."_dlt_loads"',  # every table merged, the load not yet recorded
-    "stale rows": r"_dlt_load_id NOT IN",  # dlt done; the run's removal of rows a platform no longer returns
+    "staging": (r'^(INSERT INTO|TRUNCATE TABLE) "raw_\w+_staging"\.', 1),  # starting to fill dlt's staging tables
+    "merge": (r'^DELETE FROM "raw_\w+"\."\w+" as d', 2),  # one table merged, the next one's merge starting
 }
 
 
@@ -48,17 +49,22 @@ def load_range(
     return result.success
 
 
-def kill_before(pattern: str, kill: Callable[[], None]) -> None:
-    """Make every DuckDB statement dlt (or the run) sends first check whether it is the kill point."""
-    original = DuckDbSqlClient.execute_query
-    marker = re.compile(pattern)
+def kill_before(point: tuple[str, int], kill: Callable[[], None]) -> None:
+    """Make every statement dlt (or the run) sends to the warehouse first check whether it is the kill point."""
+    marker, nth = re.compile(point[0]), point[1]
+    seen = 0
+    for client in (DuckDbSqlClient, Psycopg2SqlClient):
+        original = client.execute_query
 
-    def execute_query(self: DuckDbSqlClient, query: Any, *args: Any, **kwargs: Any) -> Any:
-        if marker.search(" ".join(str(query).split())):
-            kill()
-        return original(self, query, *args, **kwargs)
+        def execute_query(self: Any, query: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            nonlocal seen
+            if marker.search(" ".join(str(query).split())):
+                seen += 1
+                if seen == nth:
+                    kill()
+            return _original(self, query, *args, **kwargs)
 
-    DuckDbSqlClient.execute_query = execute_query  # type: ignore[method-assign]
+        client.execute_query = execute_query  # type: ignore[method-assign]
 
 
 def main(config: dict[str, Any]) -> int:

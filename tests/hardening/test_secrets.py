@@ -2,8 +2,10 @@
 
 Connections are created, tested, synced, backfilled, fail (expired tokens, 500s, a token revoked mid-run), the
 model answers a question and writes a QBR; then every API response, the DEBUG log (dlt's included), what the
-model was sent, the Dagster instance, every file under the test's directories and dlt's home folder, every text
-of the warehouse and of the app database (but the encrypted column) is searched for the sentinel. The keys are
+model was sent, the Dagster instance, every file under the test's directories (each run's dlt working folder, with
+its state, trace and load packages, is copied aside before the run removes it) and dlt's home folder, every text of
+the warehouse, the pipeline state dlt keeps there compressed, and every text of the app database (but the
+encrypted column) is searched for the sentinel. The keys are
 rotated with ``tally keys rotate`` on the way, and the connections then work with the new key alone.
 """
 

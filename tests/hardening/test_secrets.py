@@ -21,11 +21,14 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from api.main import create_app
 from orchestration.resources import TallyResource
 from pipelines.emulator.accounts import emulator_credentials
+from pipelines.ga4.settings import SCOPE as GA4_SCOPE
 from pipelines.registry import PLATFORMS, get_platform
 from tally import cli
 from tally.background_server import serve_in_thread
@@ -57,12 +60,34 @@ def sentinel_credentials(platform: str, seed: int, prefix: str = "") -> dict[str
     }
 
 
+PRIVATE_KEY = (
+    rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    .decode()
+)
+SERVICE_ACCOUNT = f"{MARK}-ga4@tally-hardening.iam.gserviceaccount.com"
+
+
+def service_account_credentials() -> dict[str, Any]:
+    """GA4 credentials of a service account whose key id and e-mail carry the sentinel, and whose key is secret."""
+    key = {
+        "type": "service_account",
+        "project_id": "tally-hardening",
+        "private_key_id": f"{MARK}-ga4-key-id",
+        "private_key": PRIVATE_KEY,
+        "client_email": SERVICE_ACCOUNT,
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }
+    return {"property_id": emulator_credentials("ga4", 3)["property_id"], "service_account_json": key}
+
+
 def derived_secrets() -> list[str]:
-    """The access tokens the emulator's Google token endpoint hands out for the sentinel refresh tokens."""
-    return [
-        f"ya29.{hashlib.sha256(credentials['refresh_token'].encode()).hexdigest()[:24]}"
-        for credentials in (sentinel_credentials(platform, 1) for platform in ("google_ads", "ga4"))
-    ]
+    """A line of the service account's private key, and the access tokens the emulator's Google token endpoint
+    hands out for the sentinel refresh tokens and the service account."""
+    grants = [sentinel_credentials(platform, 1)["refresh_token"] for platform in ("google_ads", "ga4")]
+    grants.append(f"{SERVICE_ACCOUNT}|{GA4_SCOPE}")
+    tokens = [f"ya29.{hashlib.sha256(grant.encode()).hexdigest()[:24]}" for grant in grants]
+    return [PRIVATE_KEY.splitlines()[5], *tokens]
 
 
 def connections_url(company: str) -> str:
@@ -83,9 +108,10 @@ def create_connections(api: httpx.Client) -> dict[str, str]:
 
 
 def expired_connections(stack: Stack) -> None:
-    """Expired tokens: refused when created through the API; stored anyway for OTHER_COMPANY, tested and synced.
+    """Expired tokens: refused when created through the API; stored anyway for OTHER_COMPANY, tested and synced
+    beside a GA4 service account (its key file's secrets are the other kind of Google credential).
 
-    The runs are of two platforms (an access token and a Google refresh token) to keep the test short.
+    The expired runs are of two platforms (an access token and a Google refresh token) to keep the test short.
     """
     for platform in PLATFORMS:
         body = {"platform": platform, "credentials": sentinel_credentials(platform, 2, prefix="expired-")}
@@ -97,8 +123,14 @@ def expired_connections(stack: Stack) -> None:
             row = store_emulated_connection(db, vault, OTHER_COMPANY, platform, 2, **overrides)
         tested = stack.api.post(f"{connections_url(OTHER_COMPANY)}/{row['id']}/test")
         assert tested.status_code == 200 and not tested.json()["success"], tested.text
+    body = {"platform": "ga4", "credentials": service_account_credentials()}
+    created = stack.api.post(connections_url(OTHER_COMPANY), json=body)
+    assert created.status_code == 201, created.text
+    assert stack.api.post(f"{connections_url(OTHER_COMPANY)}/{created.json()['connection']['id']}/test").json()[
+        "success"
+    ]
     assert stack.api.post(f"{connections_url(OTHER_COMPANY)}/sync").status_code == 202
-    assert stack.run_pending() == {"meta_ads": False, "google_ads": False}
+    assert stack.run_pending() == {"meta_ads": False, "google_ads": False, "ga4": True}
 
 
 def sync_and_backfill(stack: Stack, emulator: httpx.Client) -> None:
@@ -139,7 +171,7 @@ def rotate_keys(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("TALLY_ENCRYPTION_KEYS", new)
     with stack.app_engine.connect() as db:
         stored = db.execute(sa.select(connections.c.credentials_encrypted)).scalars().all()
-    assert len(stored) == len(PLATFORMS) + 2 and all(stored)  # acme's five, globex's two expired ones
+    assert len(stored) == len(PLATFORMS) + 3 and all(stored)  # acme's five; globex's two expired ones and GA4
     for token in stored:
         assert MARK in str(CredentialVault([new]).decrypt(token))
         with pytest.raises(ConfigurationError):

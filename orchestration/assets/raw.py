@@ -8,6 +8,7 @@ platform no longer returns, so a re-run replaces exactly that client's days.
 import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -122,6 +123,7 @@ def _load(
     spec = get_platform(platform)
     credentials = spec.credentials_model.model_validate(tally.vault().decrypt(connection["credentials_encrypted"]))
     working_dir = settings.data_dir / "dlt" / "runs" / context.run_id
+    _remove_abandoned_working_dirs(context, working_dir.parent)
     pipeline = platform_pipeline(platform, span.company_id, settings, working_dir=working_dir)
     source = spec.source(
         credentials, start_date=span.start, end_date=span.end, company_id=span.company_id, settings=settings
@@ -145,6 +147,17 @@ def _load(
     with tally.app_engine().begin() as db:
         store.record_sync(db, connection["id"], None)
     return row_counts
+
+
+def _remove_abandoned_working_dirs(context: dg.AssetExecutionContext, runs_dir: Path) -> None:
+    """Remove the dlt working folders of runs that ended without removing their own: a killed run worker never
+    reaches its ``finally``. Only runs this instance knows to be finished; a folder of an unknown run is left."""
+    if not runs_dir.is_dir():
+        return
+    for folder in runs_dir.iterdir():
+        run = context.instance.get_run_by_id(folder.name) if folder.name != context.run_id else None
+        if run is not None and run.is_finished:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _remove_stale_rows(pipeline: Any, platform: str, span: ClientDays, load_ids: list[str]) -> None:

@@ -54,14 +54,24 @@ def sql_string(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def reads_mart(sql: str, mart: str) -> bool:
-    """Whether a rollup's text names a mart: it then needs the company's data, else it is pure date arithmetic."""
-    return re.search(rf"\b{mart}\b", sql) is not None
+@cache
+def parameter_names(sql: str) -> frozenset[str]:
+    """The ``:name`` parameters a statement names, found once per statement text."""
+    return frozenset(PARAMETER.findall(sql))
+
+
+@cache
+def duckdb_parameters(sql: str) -> str:
+    """A statement with ``:name`` parameters in DuckDB's ``$name`` form, rewritten once per statement text.
+
+    Rewritten before a mart is bound to a file path, so a path that happens to hold ``:word`` is left alone.
+    """
+    return PARAMETER.sub(r"$\1", sql)
 
 
 def used_parameters(sql: str, params: dict[str, Any]) -> dict[str, Any]:
     """The parameters a statement names; a missing one is a bug in the caller, so it raises ``KeyError``."""
-    return {name: params[name] for name in set(PARAMETER.findall(sql))}
+    return {name: params[name] for name in parameter_names(sql)}
 
 
 @dataclass(frozen=True)
@@ -163,14 +173,14 @@ class Marts(Protocol):
 
 
 class RollupSession:
-    """Runs rollups for one session; a rollup that reads no mart is answered from the process's memory."""
+    """Runs rollups for one session; one that reads no mart (no ``from <mart>``) is answered from memory."""
 
     def __init__(self, pure: PureRollups) -> None:
         self.pure = pure
 
     def rows(self, rollup: str, **params: Any) -> Rows:
         sql = rollup_sql(rollup)
-        if not any(reads_mart(sql, mart) for mart in MART_MODELS):
+        if MART_REFERENCE.search(sql) is None:
             return self.pure.rows(rollup, used_parameters(sql, params), lambda: self.query(sql, params))
         return self.query(sql, params)
 
@@ -193,8 +203,8 @@ class DuckDBSession(RollupSession):
         self.sources = sources
 
     def query(self, sql: str, params: dict[str, Any]) -> Rows:
-        bound = MART_REFERENCE.sub(lambda match: f"from {self.sources[match[1]]} as {match[1]}", sql)
-        result = self.cursor.execute(PARAMETER.sub(r"$\1", bound), used_parameters(sql, params))
+        bound = MART_REFERENCE.sub(lambda match: f"from {self.sources[match[1]]} as {match[1]}", duckdb_parameters(sql))
+        result = self.cursor.execute(bound, used_parameters(sql, params))
         columns = [column[0] for column in result.description]
         return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
 

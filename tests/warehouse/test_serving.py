@@ -87,6 +87,25 @@ def test_publishing_flips_each_company_to_a_complete_new_version(
     assert duckdb_warehouse.execute(f"select count(*) from read_parquet('{path}')").fetchone() == rows
 
 
+def test_a_serving_path_that_looks_like_a_parameter_is_read_as_a_path(
+    duckdb_warehouse: duckdb.DuckDBPyConnection, duckdb_settings: Settings, tmp_path: Path
+) -> None:
+    """Parameters are rewritten before the company's file path is put into the rollup, never inside the path."""
+    serving = tmp_path / ":company_id" / "serving"
+    publish(duckdb_warehouse, serving)
+    expected_marts = ParquetMarts(duckdb_settings.serving_dir)
+    odd_marts = ParquetMarts(serving)
+    params = ROLLUPS["results_metrics"][0]
+    try:
+        with expected_marts.session(COMPANY) as expected, odd_marts.session(COMPANY) as odd:
+            rows = odd.rows("results_metrics", **params)
+            assert rows
+            assert rows == expected.rows("results_metrics", **params)
+    finally:
+        expected_marts.close()
+        odd_marts.close()
+
+
 @pytest.mark.parametrize("mart", MART_MODELS)
 def test_marts_have_the_columns_of_their_empty_stand_ins(
     duckdb_warehouse: duckdb.DuckDBPyConnection, mart: str

@@ -67,23 +67,42 @@ ratios as (
 ),
 
 metrics as (
-    select metric_key, value, value / nullif(data_points, 0) as avg_value, data_points, currency, prior_value,
-        currencies, false as is_ratio
+    select
+        metric_key,
+        value,
+        value / nullif(data_points, 0) as avg_value,
+        data_points,
+        currency,
+        prior_value,
+        currencies,
+        false as is_ratio
     from additive
     union all
-    select metric_key, value, value, data_points, currency, prior_value, currencies, true
+    select
+        metric_key,
+        value,
+        value as avg_value,
+        data_points,
+        currency,
+        prior_value,
+        currencies,
+        true as is_ratio
     from ratios
+),
+
+final as (
+    select
+        metric_key,
+        value,
+        avg_value,
+        data_points,
+        currency,
+        prior_value,
+        (value - prior_value) / nullif(prior_value, 0) * 100 as delta_pct,
+        currencies,
+        is_ratio
+    from metrics
 )
 
-select
-    metric_key,
-    value,
-    avg_value,
-    data_points,
-    currency,
-    prior_value,
-    (value - prior_value) / nullif(prior_value, 0) * 100 as delta_pct,
-    currencies,
-    is_ratio
-from metrics
+select * from final
 order by metric_key

@@ -5,6 +5,7 @@ parameter given once. Each failure is a 4xx whose detail says what is wrong, ans
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from fastapi import Request
@@ -85,9 +86,8 @@ def check_query(request: Request) -> None:
     if unknown:
         takes = f"it takes {', '.join(sorted(accepted))}" if accepted else "it takes none"
         raise InvalidRequest(f"Unknown query parameter for this route: {_quoted(unknown)} ({takes})")
-    repeated = sorted({key for key in keys if keys.count(key) > 1})
-    if repeated:
-        raise InvalidRequest(f"Query parameter given more than once: {_quoted(repeated)}")
+    if twice := repeated(keys):
+        raise InvalidRequest(f"Query parameter given more than once: {_quoted(twice)}")
 
 
 def _quoted(names: list[str]) -> str:
@@ -118,11 +118,14 @@ def check_strict_json(body: bytes) -> None:
         raise InvalidRequest(f"JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
 
 
+def repeated(names: list[str]) -> list[str]:
+    """The names that occur more than once, sorted; counted in one pass, so a body of 100,000 keys stays cheap."""
+    return sorted(name for name, count in Counter(names).items() if count > 1)
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    repeated = sorted({key for key in keys if keys.count(key) > 1})
-    if repeated:
-        raise ValueError(f"duplicate key in a JSON object: {', '.join(repeated)}")
+    if twice := repeated([key for key, _ in pairs]):
+        raise ValueError(f"duplicate key in a JSON object: {', '.join(twice)}")
     return dict(pairs)
 
 

@@ -6,13 +6,12 @@ model writes from them as data, or, with no model, a template does and the insig
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from typing import Any
 
 from api.ai.figures import CompanyFigures
 from api.ai.model import LanguageModel
-from api.ai.tools import to_json
+from api.ai.tools import json_values, reply_on_data
 from api.ai.wording import campaign_phrase, goals_to_watch, headline
 from warehouse.insights import NewInsight
 
@@ -35,15 +34,13 @@ def weekly_figures(figures: CompanyFigures, week_end: date) -> dict[str, Any]:
     period = figures.period("week", week_end)
     campaigns = figures.campaigns(period, "spend", "desc", TOP_CAMPAIGNS)
     # Stored as JSON with the insight: dates and decimals as JSON values.
-    return json.loads(
-        to_json(
-            {
-                **week,
-                "top_campaigns_by_spend": campaigns["campaigns"],
-                "campaign_count": campaigns["campaign_count"],
-                "connected_platforms": figures.connected_platforms(),
-            }
-        )
+    return json_values(
+        {
+            **week,
+            "top_campaigns_by_spend": campaigns["campaigns"],
+            "campaign_count": campaigns["campaign_count"],
+            "connected_platforms": figures.connected_platforms(),
+        }
     )
 
 
@@ -62,7 +59,7 @@ def template_insight(data: dict[str, Any]) -> str:
 
 def llm_insight(model: LanguageModel, data: dict[str, Any]) -> str:
     """The insight the model writes from the figures (``ModelError`` or ``ModelTimeout`` when it fails)."""
-    return model.reply([{"role": "system", "content": INSIGHT_PROMPT}, {"role": "user", "content": to_json(data)}])
+    return reply_on_data(model, INSIGHT_PROMPT, data)
 
 
 def weekly_insight(company_id: str, data: dict[str, Any], model: LanguageModel | None) -> NewInsight:

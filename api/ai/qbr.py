@@ -7,13 +7,12 @@ them as data; with no model, a template writes it from the same figures and the 
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 from typing import Any
 
 from api.ai.figures import CompanyFigures, period_out
 from api.ai.model import LanguageModel
-from api.ai.tools import to_json
+from api.ai.tools import json_values, reply_on_data
 from api.ai.wording import campaign_phrase, goals_to_watch, headline
 
 MONTHS = 3
@@ -46,19 +45,17 @@ def qbr_figures(figures: CompanyFigures, as_of: date, insight: dict[str, Any] | 
     prior_start, prior_end = month_start_before(start, MONTHS), start - timedelta(days=1)
     campaigns = figures.campaigns_between(start, end, prior_start, prior_end, "spend", "desc", TOP_CAMPAIGNS)
     latest = {key: insight[key] for key in ("text", "period", "source")} if insight else None
-    return json.loads(
-        to_json(
-            {
-                "period": period_out(start, end),
-                "prior_period": period_out(prior_start, prior_end),
-                "months": months,
-                "top_campaigns_by_spend": campaigns["campaigns"],
-                "campaign_count": campaigns["campaign_count"],
-                "campaign_totals": campaigns["totals"],
-                "latest_insight": latest,
-                "connected_platforms": figures.connected_platforms(),
-            }
-        )
+    return json_values(
+        {
+            "period": period_out(start, end),
+            "prior_period": period_out(prior_start, prior_end),
+            "months": months,
+            "top_campaigns_by_spend": campaigns["campaigns"],
+            "campaign_count": campaigns["campaign_count"],
+            "campaign_totals": campaigns["totals"],
+            "latest_insight": latest,
+            "connected_platforms": figures.connected_platforms(),
+        }
     )
 
 
@@ -90,4 +87,4 @@ def template_summary(data: dict[str, Any]) -> str:
 
 def llm_summary(model: LanguageModel, data: dict[str, Any]) -> str:
     """The summary the model writes from the figures (``ModelError`` or ``ModelTimeout`` when it fails)."""
-    return model.reply([{"role": "system", "content": QBR_PROMPT}, {"role": "user", "content": to_json(data)}])
+    return reply_on_data(model, QBR_PROMPT, data)

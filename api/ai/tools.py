@@ -15,11 +15,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.ai.figures import CompanyFigures
+from api.ai.model import LanguageModel
 from api.results import SORT_COLUMNS, parse_period_end
 from pipelines.registry import PLATFORMS
 from tally.errors import InvalidRequest
+from warehouse.results import PERIOD_TYPES
 
-PeriodType = Literal["week", "month", "quarter", "year"]
+PeriodType = Literal[PERIOD_TYPES]  # type: ignore[valid-type]
 RankMetric = Literal[tuple(column for column in SORT_COLUMNS if column != "campaign_name")]  # type: ignore[valid-type]
 Platform = Literal[tuple(PLATFORMS)]  # type: ignore[valid-type]
 
@@ -113,6 +115,16 @@ def run_tool(figures: CompanyFigures, name: str, raw_arguments: str) -> str:
         return to_json({"error": f"invalid arguments: {problems}"})
     except InvalidRequest as exc:
         return to_json({"error": exc.message})
+
+
+def json_values(value: Any) -> Any:
+    """``value`` as plain JSON values (dates as ISO strings, decimals as numbers), as insights and QBRs store it."""
+    return json.loads(to_json(value))
+
+
+def reply_on_data(model: LanguageModel, prompt: str, data: dict[str, Any]) -> str:
+    """The model's text written from ``data``, sent as JSON after ``prompt`` (``ModelError`` when it fails)."""
+    return model.reply([{"role": "system", "content": prompt}, {"role": "user", "content": to_json(data)}])
 
 
 def to_json(value: Any) -> str:

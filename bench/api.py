@@ -316,6 +316,12 @@ ROUTES = [
 ]
 
 
+def percentile_ms(seconds: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of durations in seconds, in milliseconds; NaN when there are none."""
+    ordered = sorted(seconds)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] * 1000 if ordered else math.nan
+
+
 @dataclass(frozen=True)
 class Timings:
     """Seconds of each measured call."""
@@ -324,8 +330,7 @@ class Timings:
 
     def percentile_ms(self, fraction: float) -> float:
         """Nearest-rank percentile, in milliseconds."""
-        ordered = sorted(self.seconds)
-        return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] * 1000
+        return percentile_ms(self.seconds, fraction)
 
     @property
     def p50(self) -> float:

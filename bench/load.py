@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import io
 import itertools
-import math
 import multiprocessing
 import os
 import random
@@ -45,7 +44,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.auth import mint_token  # noqa: E402
-from bench.api import serve  # noqa: E402
+from bench.api import percentile_ms, serve  # noqa: E402
 from orchestration.resources import TallyResource  # noqa: E402
 from pipelines.emulator.app import create_emulator  # noqa: E402
 from tally.background_server import serve_in_thread  # noqa: E402
@@ -128,8 +127,7 @@ class Load:
 
     def percentile_ms(self, fraction: float) -> float:
         """Nearest-rank percentile of the successful requests, in milliseconds."""
-        ordered = sorted(self.latencies)
-        return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)] * 1000 if ordered else math.nan
+        return percentile_ms(self.latencies, fraction)
 
 
 async def drive(url: str, token: str, companies: list[str], seconds: float, concurrency: int) -> Load:

@@ -47,6 +47,7 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BE
 sys.path.insert(0, str(BENCH_DIR.parent))
 
 from api.auth import mint_token  # noqa: E402
+from tally.demo import last_full_month_end  # noqa: E402
 from tally.settings import Settings  # noqa: E402
 from warehouse.app_database import upgrade  # noqa: E402
 from warehouse.models import model_sql, replace_table  # noqa: E402
@@ -73,7 +74,7 @@ def company_id(index: int) -> str:
 
 def last_data_day() -> date:
     """The last day of the previous month (UTC): a month period ending on it is a whole month, the costly case."""
-    return datetime.now(UTC).date().replace(day=1) - timedelta(days=1)
+    return last_full_month_end(datetime.now(UTC).date())
 
 
 def campaign_daily_sql(clients: int, end: date) -> str:

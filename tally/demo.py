@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from tally.child_processes import ChildProcesses
 
 COMPANY_NAMES = ["acme", "globex", "initech", "umbrella", "hooli"]
-PLATFORMS = ["meta_ads", "google_ads", "tiktok_ads", "shopify", "ga4"]
 REPO_ROOT = Path(__file__).resolve().parents[1]
 READY_TIMEOUT_SECONDS = 900
 # What a reset removes; the demo's keys (encryption.key, jwt.secret) stay, so old tokens keep working.
@@ -233,6 +232,7 @@ def wait_for_code_location(children: ChildProcesses, ui_url: str, timeout_second
 def connect_companies(api: httpx.Client, companies: list[str]) -> None:
     """Connect each company to every platform's emulated account through the API, skipping existing ones."""
     from pipelines.emulator.accounts import emulator_credentials
+    from pipelines.registry import PLATFORMS
 
     for seed, company in enumerate(companies, start=1):
         existing = {c["platform"] for c in _ok(api.get(f"/api/clients/{company}/connections"))["connections"]}

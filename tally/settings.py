@@ -65,6 +65,14 @@ class Settings(BaseSettings):
         default=None, description="One host serving every platform's API (the emulator); overrides the URLs above."
     )
 
+    rollup_cache_cells: int = Field(
+        default=2_000_000,
+        ge=0,
+        description=(
+            "Rollup answers over published marts the API keeps in memory, in cells (rows x columns, 60-100 bytes "
+            "each); 0 keeps none."
+        ),
+    )
     max_body_bytes: int = Field(
         default=1_048_576, gt=0, description="Largest request body the API reads; a larger one is answered 413."
     )

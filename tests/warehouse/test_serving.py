@@ -5,6 +5,7 @@ and the results routes over emulator data give the emulator's own numbers.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +24,7 @@ from tally.settings import Settings
 from tests.warehouse.conftest import COMPANY, END, START
 from warehouse.app_database import upgrade
 from warehouse.models import MART_MODELS, model_sql
-from warehouse.serving import CURRENT, ParquetMarts, PostgresMarts, PureRollups, publish
+from warehouse.serving import CURRENT, ParquetMarts, PostgresMarts, RollupCache, publish
 
 AD_ACCOUNTS = {
     "meta_ads": emulator_credentials("meta_ads", 1)["ad_account_id"],
@@ -115,10 +116,9 @@ def test_marts_have_the_columns_of_their_empty_stand_ins(
     assert [column[:2] for column in columns] == [column[:2] for column in empty]
 
 
-@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[httpx.Client]:
-    """The API over one of the loaded warehouses, with a token for the loaded company."""
-    loaded: Settings = request.getfixturevalue(f"{request.param}_settings")
+@contextmanager
+def serve_api(loaded: Settings, tmp_path: Path) -> Iterator[httpx.Client]:
+    """The API, with its default settings, over a loaded warehouse, with a token for the loaded company."""
     settings = loaded.model_copy(
         update={"demo": True, "app_database_url": f"sqlite:///{tmp_path / 'app.db'}", "data_dir": loaded.data_dir}
     ).with_demo_secrets()
@@ -127,6 +127,38 @@ def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[httpx.Client
     with serve_in_thread(create_app(settings)) as url, httpx.Client(base_url=url) as http:
         http.headers["Authorization"] = f"Bearer {token}"
         yield http
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[httpx.Client]:
+    """The API over one of the loaded warehouses."""
+    with serve_api(request.getfixturevalue(f"{request.param}_settings"), tmp_path) as http:
+        yield http
+
+
+def test_the_api_answers_from_each_new_publish_at_once(
+    duckdb_warehouse: duckdb.DuckDBPyConnection, duckdb_settings: Settings, tmp_path: Path
+) -> None:
+    """The API remembers answers per published version, so a publish shows in the very next request."""
+
+    def spend(http: httpx.Client) -> float:
+        body = http.get(f"/api/clients/{COMPANY}/results", params={"period_end": END.isoformat()}).json()
+        return next(metric["value"] for metric in body["metrics"] if metric["metric_key"] == "spend")
+
+    with serve_api(duckdb_settings, tmp_path) as http:
+        before = [spend(http), spend(http)]
+        duckdb_warehouse.execute("begin")
+        try:
+            duckdb_warehouse.execute("update marts.metric_daily set value = value * 2 where metric_key = 'spend'")
+            publish(duckdb_warehouse, duckdb_settings.serving_dir)
+        finally:
+            duckdb_warehouse.execute("rollback")
+        doubled = spend(http)
+        publish(duckdb_warehouse, duckdb_settings.serving_dir)
+        restored = spend(http)
+    assert before[0] == before[1]
+    assert doubled == pytest.approx(2 * before[0])
+    assert restored == pytest.approx(before[0])
 
 
 def emulated_days() -> list[tuple[str, synthetic.Campaign, date, synthetic.DayMetrics]]:
@@ -180,20 +212,75 @@ def test_campaigns_and_sparklines_are_the_emulators_numbers(api: httpx.Client) -
 
 def test_the_period_calendar_is_computed_once_per_question() -> None:
     """A rollup that reads no mart is a pure function of its parameters: the second ask is not run again."""
-    pure = PureRollups(size=2)
+    cache = RollupCache(max_cells=4)
     runs: list[str] = []
 
     def run(answer: str) -> list[dict[str, Any]]:
         runs.append(answer)
         return [{"answer": answer}]
 
-    first = pure.rows("periods", {"period_type": "month", "period_end": END}, lambda: run("month"))
+    first = cache.rows(("periods", "month"), lambda: run("month"))
     first[0]["answer"] = "changed by the caller"
-    again = pure.rows("periods", {"period_end": END, "period_type": "month"}, lambda: run("not asked"))
+    again = cache.rows(("periods", "month"), lambda: run("not asked"))
     assert again == [{"answer": "month"}]
     assert runs == ["month"]
 
-    pure.rows("periods", {"period_type": "week", "period_end": END}, lambda: run("week"))
-    pure.rows("periods", {"period_type": "year", "period_end": END}, lambda: run("year"))
-    pure.rows("periods", {"period_type": "month", "period_end": END}, lambda: run("month, evicted"))
-    assert runs == ["month", "week", "year", "month, evicted"]
+    for other in ("week", "quarter", "year", "day"):
+        cache.rows(("periods", other), lambda other=other: run(other))
+    cache.rows(("periods", "month"), lambda: run("month, evicted"))
+    assert runs == ["month", "week", "quarter", "year", "day", "month, evicted"]
+
+
+def test_the_cache_is_bounded_in_cells_and_keeps_no_answer_larger_than_a_quarter_of_it() -> None:
+    cache = RollupCache(max_cells=40)
+    runs: list[str] = []
+
+    def run(name: str, rows: int, columns: int = 2) -> list[dict[str, Any]]:
+        runs.append(name)
+        return [{f"c{column}": row for column in range(columns)} for row in range(rows)]
+
+    cache.rows("large", lambda: run("large", 6))
+    cache.rows("large", lambda: run("large", 6))
+    assert runs == ["large", "large"]
+    for name in ("a", "b", "c", "d"):
+        cache.rows(name, lambda name=name: run(name, 5))
+    # Four answers of 10 cells fill the 40; asking for "a" again makes "b" the least recently used.
+    cache.rows("a", lambda: run("a, again", 5))
+    cache.rows("e", lambda: run("e", 5))
+    cache.rows("c", lambda: run("c, again", 5))
+    cache.rows("b", lambda: run("b, evicted", 5))
+    assert runs[2:] == ["a", "b", "c", "d", "e", "b, evicted"]
+    assert cache.cells == 40
+    assert RollupCache(max_cells=0).rows("x", lambda: run("x", 1)) == [{"c0": 0, "c1": 0}]
+
+
+def test_answers_are_remembered_per_published_version_and_never_outlive_it(
+    duckdb_warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    """A version folder is never rewritten, so its answers are kept; the next publish is read at once."""
+    serving = tmp_path / "serving"
+    first = publish(duckdb_warehouse, serving)
+    marts = ParquetMarts(serving, cache_cells=100_000)
+    params = ROLLUPS["results_metrics"][0]
+    try:
+        with marts.session(COMPANY) as session:
+            before = {row["metric_key"]: row["value"] for row in session.rows("results_metrics", **params)}
+        for parquet in (serving / COMPANY / first.version).iterdir():
+            parquet.unlink()
+        with marts.session(COMPANY) as session:
+            remembered = {row["metric_key"]: row["value"] for row in session.rows("results_metrics", **params)}
+        assert remembered == before
+
+        duckdb_warehouse.execute("begin")
+        try:
+            duckdb_warehouse.execute("update marts.metric_daily set value = value * 2 where metric_key = 'spend'")
+            publish(duckdb_warehouse, serving)
+        finally:
+            duckdb_warehouse.execute("rollback")
+        with marts.session(COMPANY) as session:
+            after = {row["metric_key"]: row["value"] for row in session.rows("results_metrics", **params)}
+    finally:
+        marts.close()
+    assert after["spend"] == pytest.approx(2 * before["spend"])
+    assert after["clicks"] == before["clicks"]
+    assert after["cpc"] == pytest.approx(2 * before["cpc"])

@@ -8,9 +8,10 @@ backfills, marts refresh and publish), then serves the real API with uvicorn in 
 
 from ``--concurrency`` concurrent keep-alive clients for ``--seconds``, twice: once with nothing else running (the
 baseline of the same run), once while a writer process re-runs one client's backfill (``--writer-days``) and the
-marts refresh after another, so the warehouse is written and the published marts flip under the readers. It
-prints requests, errors, p50 and p99 for both, and the writer's completed cycles. Targets: zero errors; p99 under
-load within 2x of p99 without it.
+marts refresh after another. The emulator restates recent days, so each cycle brings new numbers: the warehouse
+is written and, on DuckDB, a new version of the client's marts is published under the readers. It prints
+requests, errors, p50 and p99 for both, the writer's completed cycles and the versions it published. Targets:
+zero errors; p99 under load within 2x of p99 without it.
 
     .venv/bin/python bench/load.py [--warehouse duckdb|postgres|both] [--seconds 40] [--concurrency 16]
 """
@@ -67,7 +68,10 @@ def company_id(index: int) -> str:
 
 
 def backfill(tally: TallyResource, companies: list[str], days: int) -> int:
-    """Request a ``days`` backfill for each company, run what the sensor launches, refresh the marts; runs done."""
+    """Request a ``days`` backfill for each company, run what the sensor launches, refresh the marts.
+
+    Returns how many companies the refresh published anew (none on PostgreSQL, where nothing is published).
+    """
     with tally.app_engine().begin() as db:
         for company in companies:
             outbox.create_request(db, company, "backfill", PLATFORMS, "bench", days=days)
@@ -78,20 +82,40 @@ def backfill(tally: TallyResource, companies: list[str], days: int) -> int:
             if not run_backfill(instance, tally, request):
                 raise SystemExit(f"a backfill run failed: {request.tags}")
         tick(instance, tally)
-    refresh_marts(tally.settings)
-    return len(requests)
+    report = refresh_marts(tally.settings)
+    return report.published.written if report.published else 0
 
 
-def seed(tally: TallyResource, clients: int, days: int) -> list[str]:
-    """Connect every client to the three emulated ad platforms and load ``days`` of data; returns the company ids."""
-    companies = [company_id(index) for index in range(clients)]
+def seed(tally: TallyResource, clients: int, days: int) -> dict[str, list[tuple[str, str]]]:
+    """Connect every client to the three emulated ad platforms and load ``days`` of data.
+
+    Returns each company id with its (platform, account id) pairs.
+    """
+    accounts: dict[str, list[tuple[str, str]]] = {}
     vault = tally.vault()
     with tally.app_engine().begin() as db:
-        for index, company in enumerate(companies):
-            for platform in PLATFORMS:
-                store_emulated_connection(db, vault, company, platform, seed=index + 1)
-    backfill(tally, companies, days)
-    return companies
+        for index in range(clients):
+            company = company_id(index)
+            accounts[company] = [
+                (platform, store_emulated_connection(db, vault, company, platform, seed=index + 1)["account_id"])
+                for platform in PLATFORMS
+            ]
+    backfill(tally, list(accounts), days)
+    return accounts
+
+
+def restate_recent_days(emulator_url: str, accounts: dict[str, list[tuple[str, str]]]) -> None:
+    """Turn on late attribution for every account: each re-load then finds more conversions on recent days.
+
+    Publishing skips a company whose rows did not change, so without new numbers a re-run backfill would write
+    nothing for the readers to see; with them, every writer cycle publishes a new version under the readers.
+    """
+    for pairs in accounts.values():
+        for platform, account_id in pairs:
+            response = httpx.put(
+                f"{emulator_url}/_emulator/faults/{platform}/{account_id}", json={"late_attribution": True}
+            )
+            response.raise_for_status()
 
 
 def write_until_stopped(
@@ -101,6 +125,7 @@ def write_until_stopped(
     started: Event,
     stop: Event,
     cycles: Synchronized[int],
+    published: Synchronized[int],
 ) -> None:
     """The writer process: one client's backfill and a marts refresh after another, until told to stop."""
     tally = TallyResource(**locations)
@@ -108,9 +133,10 @@ def write_until_stopped(
     for company in itertools.cycle(companies):
         if stop.is_set():
             return
-        backfill(tally, [company], days)
+        written = backfill(tally, [company], days)
         with cycles.get_lock():
             cycles.value += 1
+            published.value += written
 
 
 @dataclass
@@ -159,10 +185,11 @@ async def drive(url: str, token: str, companies: list[str], seconds: float, conc
 
 @dataclass
 class Writer:
-    """The writer process and the number of backfill-and-refresh cycles it has finished."""
+    """The writer process, the backfill-and-refresh cycles it has finished and the company versions published."""
 
     process: multiprocessing.Process
     cycles: Synchronized[int]
+    published: Synchronized[int]
 
 
 @contextmanager
@@ -170,12 +197,12 @@ def writer(locations: dict[str, str | None], companies: list[str], days: int) ->
     """The backfill writer in a process of its own (spawned: a fresh interpreter), running once it has started."""
     context = multiprocessing.get_context("spawn")
     started, stop = context.Event(), context.Event()
-    cycles = context.Value("i", 0)
+    cycles, published = context.Value("i", 0), context.Value("i", 0)
     process = context.Process(
-        target=write_until_stopped, args=(locations, companies, days, started, stop, cycles), daemon=True
+        target=write_until_stopped, args=(locations, companies, days, started, stop, cycles, published), daemon=True
     )
     process.start()
-    state = Writer(process, cycles)
+    state = Writer(process, cycles, published)
     try:
         if not started.wait(120):
             raise SystemExit("the writer process did not start")
@@ -196,6 +223,7 @@ class Measured:
     loaded: Load
     writer_exit: int | None
     writer_cycles: int
+    writer_published: int
 
 
 def measure(warehouse: str, args: argparse.Namespace) -> Measured:
@@ -216,7 +244,8 @@ def measure(warehouse: str, args: argparse.Namespace) -> Measured:
         settings: Settings = tally.settings
         upgrade(settings.resolved_app_database_url)
         started = time.perf_counter()
-        companies = seed(tally, args.clients, args.days)
+        accounts = seed(tally, args.clients, args.days)
+        companies = list(accounts)
         print(
             f"[{warehouse}] seeded {len(companies)} clients x {len(PLATFORMS)} platforms x {args.days} days "
             f"in {time.perf_counter() - started:.1f} s",
@@ -226,10 +255,11 @@ def measure(warehouse: str, args: argparse.Namespace) -> Measured:
         token = mint_token(settings, "bench", ["clients:view"], companies, ttl_seconds=3600)
         asyncio.run(drive(url, token, companies, args.warmup, args.concurrency))
         quiet = asyncio.run(drive(url, token, companies, args.seconds, args.concurrency))
+        restate_recent_days(emulator_url, accounts)
         with writer(locations, companies, args.writer_days) as state:
             loaded = asyncio.run(drive(url, token, companies, args.seconds, args.concurrency))
-            cycles = state.cycles.value
-        return Measured(warehouse, quiet, loaded, state.process.exitcode, cycles)
+            cycles, published = state.cycles.value, state.published.value
+        return Measured(warehouse, quiet, loaded, state.process.exitcode, cycles, published)
 
 
 def report(measured: Measured) -> bool:
@@ -253,6 +283,8 @@ def report(measured: Measured) -> bool:
         f"  writer cycles finished while measured: {measured.writer_cycles} (each: one client's backfill of "
         f"{', '.join(PLATFORMS)}, then the marts refresh and publish)"
     )
+    if measured.warehouse == "duckdb":
+        print(f"  client versions published under the readers: {measured.writer_published}")
     if measured.writer_exit not in (0, None):
         print(f"  the writer process exited with code {measured.writer_exit}")
     return met

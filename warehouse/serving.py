@@ -34,6 +34,8 @@ from tally.settings import Settings
 from warehouse.models import MART_MODELS, model_sql, run_models, warehouse_transaction
 
 CURRENT = "CURRENT"
+# Written into each version folder: what its rows were, so a publish can tell whether a company changed.
+FINGERPRINT = "FINGERPRINT"
 # Versions kept per company beside the current one, so a reader that resolved the previous pointer can finish.
 KEEP_PREVIOUS = 1
 # Rows are written in date order, so small row groups let a period's query skip the other months' groups by their
@@ -77,37 +79,66 @@ def used_parameters(sql: str, params: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class PublishReport:
-    """What one publish wrote: for the asset's metadata."""
+    """What one publish did: for the asset's metadata."""
 
     companies: int
+    written: int
     removed: int
     version: str
 
 
-def publish(warehouse: duckdb.DuckDBPyConnection, serving_dir: Path) -> PublishReport:
-    """Write every company's mart rows as a new Parquet version and point the company's ``CURRENT`` at it.
+def fingerprints(warehouse: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Each company with mart rows, and a fingerprint of those rows and of how they would be written.
 
+    Per mart: its columns, the company's row count and the sum of its rows' hashes (order does not matter, a
+    changed value changes the sum). A whole-warehouse scan costs about 40 ms per million rows, a small part of
+    writing the files it spares.
+    """
+    parts: dict[str, list[str]] = {}
+    for mart in MART_MODELS:
+        columns = [column[0] for column in warehouse.execute(f"select * from marts.{mart} limit 0").description]
+        for company, rows, hashed in warehouse.execute(
+            f"select company_id, count(*), sum(hash({mart})) from marts.{mart} as {mart} group by company_id"
+        ).fetchall():
+            parts.setdefault(company, []).append(f"{mart}({','.join(columns)}):{rows}:{hashed}")
+    return {company: "\n".join([PARQUET_OPTIONS, *sorted(marts)]) for company, marts in parts.items()}
+
+
+def publish(warehouse: duckdb.DuckDBPyConnection, serving_dir: Path) -> PublishReport:
+    """Write each company whose mart rows changed as a new Parquet version and point its ``CURRENT`` at it.
+
+    A company whose rows are the ones its current version holds keeps that version: a refresh after one
+    client's sync rewrites that client, not all of them, and the API's answers for the others stay remembered.
     Companies that no longer have rows in any mart lose their published directory.
     """
     version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:8]
-    companies = sorted(
-        company
-        for (company,) in warehouse.execute(
-            " union ".join(f"select distinct company_id from marts.{mart}" for mart in MART_MODELS)
-        ).fetchall()
-    )
+    companies = fingerprints(warehouse)
     serving_dir.mkdir(parents=True, exist_ok=True)
-    for company in companies:
-        publish_company(warehouse, serving_dir / company, company, version)
+    written = 0
+    for company, fingerprint in sorted(companies.items()):
+        if published_fingerprint(serving_dir / company) != fingerprint:
+            publish_company(warehouse, serving_dir / company, company, version, fingerprint)
+            written += 1
     removed = 0
     for stale in sorted(set(p.name for p in serving_dir.iterdir() if p.is_dir()) - set(companies)):
         shutil.rmtree(serving_dir / stale, ignore_errors=True)
         removed += 1
-    return PublishReport(companies=len(companies), removed=removed, version=version)
+    return PublishReport(companies=len(companies), written=written, removed=removed, version=version)
 
 
-def publish_company(warehouse: duckdb.DuckDBPyConnection, company_dir: Path, company: str, version: str) -> None:
-    """Write one company's marts into a hidden folder, rename it to its version, then flip ``CURRENT``."""
+def published_fingerprint(company_dir: Path) -> str | None:
+    """The fingerprint of the company's current version, or None when it has none (or an older layout)."""
+    try:
+        version = (company_dir / CURRENT).read_text().strip()
+        return (company_dir / version / FINGERPRINT).read_text()
+    except FileNotFoundError:
+        return None
+
+
+def publish_company(
+    warehouse: duckdb.DuckDBPyConnection, company_dir: Path, company: str, version: str, fingerprint: str
+) -> None:
+    """Write one company's marts and fingerprint into a hidden folder, rename it to its version, flip ``CURRENT``."""
     writing = company_dir / f".{version}"
     writing.mkdir(parents=True, exist_ok=True)
     for mart in MART_MODELS:
@@ -116,6 +147,7 @@ def publish_company(warehouse: duckdb.DuckDBPyConnection, company_dir: Path, com
             f"to {sql_string(writing / f'{mart}.parquet')} ({PARQUET_OPTIONS})",
             {"company": company},
         )
+    (writing / FINGERPRINT).write_text(fingerprint)
     os.replace(writing, company_dir / version)
     pointer = company_dir / f".{CURRENT}.{version}"
     pointer.write_text(version)

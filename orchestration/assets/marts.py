@@ -45,6 +45,10 @@ def marts(context: dg.AssetExecutionContext, tally: TallyResource):
         "staging_without_raw": ", ".join(missing),
     }
     if report.published:
-        metadata |= {"published_companies": report.published.companies, "published_version": report.published.version}
+        metadata |= {
+            "published_companies": report.published.companies,
+            "published_changed": report.published.written,
+            "published_version": report.published.version,
+        }
     for name in MART_MODELS:
         yield dg.MaterializeResult(asset_key=mart_asset_key(name), metadata=metadata)

@@ -71,16 +71,28 @@ def test_rollups_agree_between_published_parquet_and_postgres(
     assert rounded(duck) == rounded(pg)
 
 
-def test_publishing_flips_each_company_to_a_complete_new_version(
+def test_publishing_flips_each_changed_company_to_a_complete_new_version(
     duckdb_warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
     serving = tmp_path / "serving"
     first = publish(duckdb_warehouse, serving)
     (serving / "gone-company").mkdir()
-    second = publish(duckdb_warehouse, serving)
-    rows = duckdb_warehouse.execute("select count(*) from marts.campaign_daily").fetchone()
-    assert (first.companies, second.companies, second.removed) == (1, 1, 1)
+    unchanged = publish(duckdb_warehouse, serving)
     company = serving / COMPANY
+    assert (first.companies, first.written) == (1, 1)
+    assert (unchanged.companies, unchanged.written, unchanged.removed) == (1, 0, 1)
+    assert (company / CURRENT).read_text() == first.version
+
+    duckdb_warehouse.execute("begin")
+    try:
+        duckdb_warehouse.execute(
+            "delete from marts.campaign_daily where date = (select min(date) from marts.campaign_daily)"
+        )
+        rows = duckdb_warehouse.execute("select count(*) from marts.campaign_daily").fetchone()
+        second = publish(duckdb_warehouse, serving)
+    finally:
+        duckdb_warehouse.execute("rollback")
+    assert second.written == 1
     assert (company / CURRENT).read_text() == second.version
     # The previous version stays for readers that resolved it; nothing half-written is left behind.
     assert sorted(p.name for p in company.iterdir()) == sorted([CURRENT, first.version, second.version])

@@ -91,8 +91,8 @@ def fingerprints(warehouse: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """Each company with mart rows, and a fingerprint of those rows and of how they would be written.
 
     Per mart: its columns, the company's row count and the sum of its rows' hashes (order does not matter, a
-    changed value changes the sum). A whole-warehouse scan costs about 40 ms per million rows, a small part of
-    writing the files it spares.
+    changed value changes the sum). bench/api.py's 8.8 million mart rows are fingerprinted in 0.1 s; writing
+    them takes 6-7 s.
     """
     parts: dict[str, list[str]] = {}
     for mart in MART_MODELS:

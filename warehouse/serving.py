@@ -72,6 +72,12 @@ def duckdb_parameters(sql: str) -> str:
     return PARAMETER.sub(r"$\1", sql)
 
 
+@cache
+def reads_marts(sql: str) -> bool:
+    """Whether a statement reads a mart (``from <mart>``); one that does not is pure date arithmetic."""
+    return MART_REFERENCE.search(sql) is not None
+
+
 def used_parameters(sql: str, params: dict[str, Any]) -> dict[str, Any]:
     """The parameters a statement names; a missing one is a bug in the caller, so it raises ``KeyError``."""
     return {name: params[name] for name in parameter_names(sql)}
@@ -126,11 +132,19 @@ def publish(warehouse: duckdb.DuckDBPyConnection, serving_dir: Path) -> PublishR
     return PublishReport(companies=len(companies), written=written, removed=removed, version=version)
 
 
+def current_version(company_dir: Path) -> Path | None:
+    """The company's published version folder, or None when nothing is published for it."""
+    try:
+        return company_dir / (company_dir / CURRENT).read_text().strip()
+    except FileNotFoundError:
+        return None
+
+
 def published_fingerprint(company_dir: Path) -> str | None:
     """The fingerprint of the company's current version, or None when it has none (or an older layout)."""
+    version_dir = current_version(company_dir)
     try:
-        version = (company_dir / CURRENT).read_text().strip()
-        return (company_dir / version / FINGERPRINT).read_text()
+        return (version_dir / FINGERPRINT).read_text() if version_dir else None
     except FileNotFoundError:
         return None
 
@@ -253,12 +267,14 @@ class RollupSession:
 
     def rows(self, rollup: str, **params: Any) -> Rows:
         sql = rollup_sql(rollup)
-        key = (self.version, rollup, tuple(sorted(used_parameters(sql, params).items())))
-        if MART_REFERENCE.search(sql) is None:
-            return self.caches.pure.rows(key[1:], lambda: self.query(sql, params))
-        if self.version is None:
+        if not reads_marts(sql):
+            cache, version = self.caches.pure, None
+        elif self.version is not None:
+            cache, version = self.caches.answers, self.version
+        else:
             return self.query(sql, params)
-        return self.caches.answers.rows(key, lambda: self.query(sql, params))
+        key = (version, rollup, tuple(sorted(used_parameters(sql, params).items())))
+        return cache.rows(key, lambda: self.query(sql, params))
 
     def query(self, sql: str, params: dict[str, Any]) -> Rows:
         """The rows of one statement with its ``:name`` parameters bound."""
@@ -307,7 +323,7 @@ class ParquetMarts:
         with self.lock:
             cursor = self.database.cursor()
         try:
-            version_dir = self.current_version(company_id)
+            version_dir = current_version(self.serving_dir / company_id)
             sources = {
                 mart: f"read_parquet({sql_string(version_dir / f'{mart}.parquet')})"
                 if version_dir
@@ -317,14 +333,6 @@ class ParquetMarts:
             yield DuckDBSession(cursor, sources, self.caches, str(version_dir) if version_dir else None)
         finally:
             cursor.close()
-
-    def current_version(self, company_id: str) -> Path | None:
-        """The company's published version folder, or None when nothing is published for it."""
-        try:
-            version = (self.serving_dir / company_id / CURRENT).read_text().strip()
-        except FileNotFoundError:
-            return None
-        return self.serving_dir / company_id / version
 
     def close(self) -> None:
         self.database.close()
@@ -345,9 +353,10 @@ class PostgresSession(RollupSession):
 class PostgresMarts:
     """Marts from the PostgreSQL warehouse's tables."""
 
-    def __init__(self, url: str, cache_cells: int = 0) -> None:
+    def __init__(self, url: str) -> None:
         self.engine = sa.create_engine(url, pool_pre_ping=True)
-        self.caches = RollupCaches.sized(cache_cells)
+        # Tables change under the reader, so only the period calendar is remembered.
+        self.caches = RollupCaches.sized(0)
 
     @contextmanager
     def session(self, company_id: str) -> Iterator[PostgresSession]:
@@ -363,7 +372,7 @@ class PostgresMarts:
 def open_marts(settings: Settings) -> ParquetMarts | PostgresMarts:
     """The reader for the configured warehouse."""
     if settings.warehouse_url:
-        return PostgresMarts(settings.warehouse_url, settings.rollup_cache_cells)
+        return PostgresMarts(settings.warehouse_url)
     return ParquetMarts(settings.serving_dir, settings.rollup_cache_cells)
 
 

@@ -71,6 +71,20 @@ def test_rollups_agree_between_published_parquet_and_postgres(
     assert rounded(duck) == rounded(pg)
 
 
+@contextmanager
+def changed(warehouse: duckdb.DuckDBPyConnection, statement: str) -> Iterator[None]:
+    """The loaded warehouse with ``statement`` applied, rolled back afterwards: other tests share it."""
+    warehouse.execute("begin")
+    try:
+        warehouse.execute(statement)
+        yield
+    finally:
+        warehouse.execute("rollback")
+
+
+DOUBLE_SPEND = "update marts.metric_daily set value = value * 2 where metric_key = 'spend'"
+
+
 def test_publishing_flips_each_changed_company_to_a_complete_new_version(
     duckdb_warehouse: duckdb.DuckDBPyConnection, tmp_path: Path
 ) -> None:
@@ -83,15 +97,10 @@ def test_publishing_flips_each_changed_company_to_a_complete_new_version(
     assert (unchanged.companies, unchanged.written, unchanged.removed) == (1, 0, 1)
     assert (company / CURRENT).read_text() == first.version
 
-    duckdb_warehouse.execute("begin")
-    try:
-        duckdb_warehouse.execute(
-            "delete from marts.campaign_daily where date = (select min(date) from marts.campaign_daily)"
-        )
+    first_day = "delete from marts.campaign_daily where date = (select min(date) from marts.campaign_daily)"
+    with changed(duckdb_warehouse, first_day):
         rows = duckdb_warehouse.execute("select count(*) from marts.campaign_daily").fetchone()
         second = publish(duckdb_warehouse, serving)
-    finally:
-        duckdb_warehouse.execute("rollback")
     assert second.written == 1
     assert (company / CURRENT).read_text() == second.version
     # The previous version stays for readers that resolved it; nothing half-written is left behind.
@@ -159,12 +168,8 @@ def test_the_api_answers_from_each_new_publish_at_once(
 
     with serve_api(duckdb_settings, tmp_path) as http:
         before = [spend(http), spend(http)]
-        duckdb_warehouse.execute("begin")
-        try:
-            duckdb_warehouse.execute("update marts.metric_daily set value = value * 2 where metric_key = 'spend'")
+        with changed(duckdb_warehouse, DOUBLE_SPEND):
             publish(duckdb_warehouse, duckdb_settings.serving_dir)
-        finally:
-            duckdb_warehouse.execute("rollback")
         doubled = spend(http)
         publish(duckdb_warehouse, duckdb_settings.serving_dir)
         restored = spend(http)
@@ -274,23 +279,20 @@ def test_answers_are_remembered_per_published_version_and_never_outlive_it(
     first = publish(duckdb_warehouse, serving)
     marts = ParquetMarts(serving, cache_cells=100_000)
     params = ROLLUPS["results_metrics"][0]
-    try:
+
+    def values() -> dict[str, Any]:
         with marts.session(COMPANY) as session:
-            before = {row["metric_key"]: row["value"] for row in session.rows("results_metrics", **params)}
+            return {row["metric_key"]: row["value"] for row in session.rows("results_metrics", **params)}
+
+    try:
+        before = values()
         for parquet in (serving / COMPANY / first.version).iterdir():
             parquet.unlink()
-        with marts.session(COMPANY) as session:
-            remembered = {row["metric_key"]: row["value"] for row in session.rows("results_metrics", **params)}
-        assert remembered == before
+        assert values() == before
 
-        duckdb_warehouse.execute("begin")
-        try:
-            duckdb_warehouse.execute("update marts.metric_daily set value = value * 2 where metric_key = 'spend'")
+        with changed(duckdb_warehouse, DOUBLE_SPEND):
             publish(duckdb_warehouse, serving)
-        finally:
-            duckdb_warehouse.execute("rollback")
-        with marts.session(COMPANY) as session:
-            after = {row["metric_key"]: row["value"] for row in session.rows("results_metrics", **params)}
+        after = values()
     finally:
         marts.close()
     assert after["spend"] == pytest.approx(2 * before["spend"])

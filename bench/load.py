@@ -51,10 +51,9 @@ from pipelines.emulator.app import create_emulator  # noqa: E402
 from tally.background_server import serve_in_thread  # noqa: E402
 from tally.settings import Settings  # noqa: E402
 from tests.databases import temporary_postgres_database  # noqa: E402
-from tests.orchestration.conftest import run_backfill, store_emulated_connection, tick  # noqa: E402
+from tests.orchestration.conftest import run_pending, store_emulated_connection  # noqa: E402
 from warehouse import run_requests as outbox  # noqa: E402
 from warehouse.app_database import upgrade  # noqa: E402
-from warehouse.serving import refresh_marts  # noqa: E402
 from warehouse.vault import generate_key  # noqa: E402
 
 PLATFORMS = ["meta_ads", "google_ads", "tiktok_ads"]
@@ -68,22 +67,17 @@ def company_id(index: int) -> str:
 
 
 def backfill(tally: TallyResource, companies: list[str], days: int) -> int:
-    """Request a ``days`` backfill for each company, run what the sensor launches, refresh the marts.
-
-    Returns how many companies the refresh published anew (none on PostgreSQL, where nothing is published).
-    """
+    """Request a ``days`` backfill for each company and run what the sensor launches (each run publishes its
+    client's marts). Returns how many companies were refreshed."""
     with tally.app_engine().begin() as db:
         for company in companies:
             outbox.create_request(db, company, "backfill", PLATFORMS, "bench", days=days)
     # Dagster's console logger writes every event of the in-process runs to stderr: the figures would drown.
     with dg.instance_for_test() as instance, contextlib.redirect_stderr(io.StringIO()):
-        requests = tick(instance, tally).run_requests
-        for request in requests:
-            if not run_backfill(instance, tally, request):
-                raise SystemExit(f"a backfill run failed: {request.tags}")
-        tick(instance, tally)
-    report = refresh_marts(tally.settings)
-    return report.published.written if report.published else 0
+        outcomes = run_pending(instance, tally)
+    if not all(outcomes):
+        raise SystemExit("a backfill run failed")
+    return len(outcomes)
 
 
 def seed(tally: TallyResource, clients: int, days: int) -> dict[str, list[tuple[str, str]]]:

@@ -7,6 +7,7 @@ import dagster as dg
 from orchestration.assets.insights import weekly_insight_asset
 from orchestration.assets.marts import marts
 from orchestration.assets.raw import raw_assets
+from orchestration.client_refresh import client_refresh_job
 from orchestration.resources import LanguageModelResource, TallyResource
 from orchestration.schedules import (
     daily_refresh_job,
@@ -14,12 +15,12 @@ from orchestration.schedules import (
     weekly_insight_job,
     weekly_insight_schedule,
 )
-from orchestration.sensors import run_requests_sensor
+from orchestration.sensors import client_marts_job, run_requests_sensor
 
 defs = dg.Definitions(
     assets=[*raw_assets, marts, weekly_insight_asset],
     sensors=[run_requests_sensor],
-    jobs=[daily_refresh_job, weekly_insight_job],
+    jobs=[client_refresh_job, client_marts_job, daily_refresh_job, weekly_insight_job],
     schedules=[daily_refresh_schedule, weekly_insight_schedule],
     resources={"tally": TallyResource(), "language_model": LanguageModelResource()},
 )

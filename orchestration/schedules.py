@@ -18,13 +18,22 @@ SCHEDULE_USER = "schedule:daily_refresh"
 
 @dg.op(description="Write one sync request per company with active connections.")
 def queue_daily_syncs(context: dg.OpExecutionContext, tally: TallyResource) -> int:
-    """Queue the lookback syncs; returns how many companies were queued."""
+    """Queue the lookback syncs; returns how many companies were queued.
+
+    A company whose last sync is still pending or running is not queued again: its sync in flight already
+    re-pulls the lookback windows.
+    """
+    queued = 0
     with tally.app_engine().begin() as db:
         companies = store.companies_with_connections(db)
         for company_id in companies:
+            if outbox.active_request(db, company_id, "sync") is not None:
+                continue
             outbox.create_request(db, company_id, "sync", outbox.connected_platforms(db, company_id), SCHEDULE_USER)
-    context.log.info(f"queued lookback syncs for {len(companies)} companies")
-    return len(companies)
+            queued += 1
+    context.log.info(f"queued lookback syncs for {queued} of {len(companies)} companies")
+    context.add_output_metadata({"queued": queued, "still_running": len(companies) - queued})
+    return queued
 
 
 @dg.job(description="Queue a lookback sync of every active connection (launched by run_requests_sensor).")

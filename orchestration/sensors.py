@@ -1,35 +1,46 @@
-"""The run_requests sensor: turns the API's outbox rows into Dagster backfills and follows them to the end.
+"""The run_requests sensor: hands the API's outbox rows to Dagster, one run per request, and follows them to the end.
 
 Each tick it (1) keeps the ``clients`` dynamic partitions in step with the companies that have connections,
-(2) turns every pending request into one backfill per platform over that platform's window (a 30/60/90-day
-backfill, or the sync lookback), ending yesterday in the account's time zone, tagged with the company, platform
-and request, and (3) records on running requests how far each platform's backfill has come.
+(2) asks Dagster for one ``client_refresh_job`` run per pending request, over each platform's window (a 30/60/90-day
+backfill, or the sync lookback) ending yesterday in the account's time zone, and (3) follows running requests'
+runs until the run has recorded the request's outcome.
+
+The hand-over is idempotent. A request stays ``pending`` until a run tagged with its id exists in the instance; until
+then every tick asks again with the same ``run_key``, so a tick that died after planning, or a submission Dagster
+refused, is simply retried, and Dagster never launches one request twice. A request whose run never appears within
+``LAUNCH_TIMEOUT``, or whose run ended without recording an outcome (a killed worker, a failed marts step), fails
+with the reason, and the client's next backfill is accepted.
 """
+
+from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
-from dagster._core.definitions.events import AssetKeyPartitionKey
-from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 
 from orchestration.assets.marts import mart_asset_key
-from orchestration.assets.raw import RAW_TABLES, raw_asset_key
-from orchestration.partitions import CLIENTS, partition_key
+from orchestration.client_refresh import JOB_NAME, client_refresh_job, refresh_run_config
+from orchestration.partitions import CLIENTS, clients_partitions_def
 from orchestration.resources import TallyResource
+from tally.run_tags import MARTS_STEP, TAG_COMPANY, TAG_REQUEST
 from warehouse import connections as store
 from warehouse import run_requests as outbox
 from warehouse.models import MART_MODELS
+from warehouse.run_requests import PlannedStep
 
-TAG_COMPANY, TAG_PLATFORM, TAG_REQUEST = "tally/company_id", "tally/platform", "tally/request_id"
-REQUEST_SELECTION = dg.AssetSelection.assets(
-    *[raw_asset_key(p, t) for p, tables in RAW_TABLES.items() for t in tables],
-    *[mart_asset_key(name) for name in MART_MODELS],
+# How long a request may wait for Dagster to accept its run before it fails (ticks retry meanwhile).
+LAUNCH_TIMEOUT = timedelta(minutes=10)
+FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+
+client_marts_job = dg.define_asset_job(
+    name="client_marts_job",
+    selection=[mart_asset_key(name) for name in MART_MODELS],
+    partitions_def=clients_partitions_def,
+    executor_def=dg.in_process_executor,
+    description="Publish one client's marts: launched when a platform of a request failed but others loaded.",
 )
-DONE = {BulkActionStatus.COMPLETED_SUCCESS: "succeeded", BulkActionStatus.COMPLETED: "succeeded"}
-FAILED = {BulkActionStatus.FAILED, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.CANCELED}
 
 
 def request_window(
@@ -41,98 +52,118 @@ def request_window(
     return yesterday - timedelta(days=days - 1), yesterday
 
 
-def platform_subset(
-    context: dg.SensorEvaluationContext, platform: str, company_id: str, start: date, end: date
-) -> AssetGraphSubset:
-    """Every raw asset of a platform over one client's days, as a backfill target."""
-    keys = {
-        AssetKeyPartitionKey(raw_asset_key(platform, table), partition_key(company_id, start + timedelta(days=n)))
-        for table in RAW_TABLES[platform]
-        for n in range((end - start).days + 1)
-    }
-    return AssetGraphSubset.from_asset_partition_set(keys, context.repository_def.asset_graph)
-
-
-def launch(
-    context: dg.SensorEvaluationContext, tally: TallyResource, request: dict[str, Any], now: datetime
-) -> tuple[list[dg.RunRequest], dict[str, Any]]:
-    """One backfill run request per platform of a pending request, and the initial progress."""
-    run_requests, progress = [], {}
+def plan(tally: TallyResource, request: dict[str, Any], now: datetime) -> list[PlannedStep]:
+    """Each platform's window of a request, recorded once; a platform without an active connection is skipped."""
+    steps = []
     with tally.app_engine().begin() as db:
         for platform in request["platforms"]:
             connection = store.connected_connection(db, request["company_id"], platform)
             if connection is None:
-                progress[platform] = {
-                    "status": "skipped",
-                    "partitions_done": 0,
-                    "partitions_total": 0,
-                    "error": "no active connection",
-                }
+                steps.append(PlannedStep(platform, None, None, skipped="no active connection"))
                 continue
             start, end = request_window(request, platform, connection["timezone"], tally.settings.lookback_days, now)
-            tags = {TAG_COMPANY: request["company_id"], TAG_PLATFORM: platform, TAG_REQUEST: request["id"]}
-            subset = platform_subset(context, platform, request["company_id"], start, end)
-            run_requests.append(dg.RunRequest.for_asset_graph_subset(subset, tags=tags))
-            progress[platform] = {
-                "status": "running",
-                "partitions_done": 0,
-                "partitions_total": (end - start).days + 1,
-                "error": None,
-            }
-    return run_requests, progress
+            steps.append(PlannedStep(platform, start, end))
+        return outbox.plan_steps(db, request["id"], steps)
 
 
-def follow(context: dg.SensorEvaluationContext, request: dict[str, Any]) -> tuple[list[str], dict[str, Any], str]:
-    """Read the request's backfills and runs from the instance: ids, per-platform progress, overall status."""
-    backfills = context.instance.get_backfills(filters=BulkActionsFilter(tags={TAG_REQUEST: request["id"]}))
-    progress = dict(request["progress"])
-    for backfill in backfills:
-        platform = backfill.tags.get(TAG_PLATFORM)
-        if platform not in progress:
-            continue
-        entry = dict(progress[platform])
-        if backfill.status in DONE:
-            entry.update(status="succeeded", partitions_done=entry["partitions_total"])
-        elif backfill.status in FAILED:
-            entry.update(status="failed", error=_run_failure(context, request["id"], platform) or backfill.status.value)
-        progress[platform] = entry
-    states = {entry["status"] for entry in progress.values()}
-    status = "running" if "running" in states else "failed" if "failed" in states else "succeeded"
-    return [b.backfill_id for b in backfills], progress, status
-
-
-def _run_failure(context: dg.SensorEvaluationContext, request_id: str, platform: str) -> str | None:
-    """The failure message of a platform's run, which names the platform and the cause (never a credential)."""
-    runs = context.instance.get_runs(
-        filters=dg.RunsFilter(
-            tags={TAG_REQUEST: request_id, TAG_PLATFORM: platform}, statuses=[dg.DagsterRunStatus.FAILURE]
-        ),
-        limit=1,
+def refresh_run_request(request: dict[str, Any], steps: list[PlannedStep]) -> dg.RunRequest:
+    """The one run of a request; its ``run_key`` makes every retry of the hand-over the same request to Dagster."""
+    windows = {step.platform: (step.start, step.end) for step in steps if not step.skipped}
+    return dg.RunRequest(
+        run_key=f"refresh-{request['id']}",
+        job_name=JOB_NAME,
+        run_config=refresh_run_config(request["company_id"], windows),
+        tags={TAG_COMPANY: request["company_id"], TAG_REQUEST: request["id"]},
     )
-    if not runs:
-        return None
-    for record in context.instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
-        error = record.dagster_event.step_failure_data.user_failure_data
+
+
+def marts_run_request(request: dict[str, Any]) -> dg.RunRequest:
+    """A marts-only run for a request whose refresh run failed on some platform after others loaded."""
+    return dg.RunRequest(
+        run_key=f"marts-{request['id']}",
+        job_name=client_marts_job.name,
+        partition_key=request["company_id"],
+        tags={TAG_COMPANY: request["company_id"], TAG_REQUEST: request["id"]},
+    )
+
+
+def request_runs(instance: dg.DagsterInstance, request_id: str) -> dict[str, dg.DagsterRun]:
+    """The request's runs by job name (its refresh run and, after a platform failure, its marts run)."""
+    runs = instance.get_runs(filters=dg.RunsFilter(tags={TAG_REQUEST: request_id}))
+    return {run.job_name: run for run in reversed(runs)}
+
+
+def hand_over(
+    context: dg.SensorEvaluationContext, tally: TallyResource, request: dict[str, Any], now: datetime
+) -> list[dg.RunRequest]:
+    """Mark a pending request running once Dagster has its run; otherwise (re)ask for the run, or give up."""
+    run = request_runs(context.instance, request["id"]).get(JOB_NAME)
+    if run is not None:
+        with tally.app_engine().begin() as db:
+            outbox.mark_running(db, request["id"], run.run_id)
+        return []
+    if outbox.launched_before(request, now - LAUNCH_TIMEOUT):
+        reason = f"Dagster did not start the request's run within {int(LAUNCH_TIMEOUT.total_seconds() // 60)} minutes"
+        _fail(tally, request["id"], reason)
+        return []
+    steps = plan(tally, request, now)
+    if all(step.skipped for step in steps):
+        _fail(tally, request["id"], "no platform left to load")
+        return []
+    return [refresh_run_request(request, steps)]
+
+
+def follow(context: dg.SensorEvaluationContext, tally: TallyResource, request: dict[str, Any]) -> list[dg.RunRequest]:
+    """Settle a running request whose runs ended without recording its outcome (the runs record it themselves)."""
+    runs = request_runs(context.instance, request["id"])
+    refresh, marts = runs.get(JOB_NAME), runs.get(client_marts_job.name)
+    if refresh is not None and refresh.status not in FINISHED:
+        return []
+    if marts is not None:
+        if marts.status in FINISHED:
+            _fail(tally, request["id"], _run_failure(context.instance, marts) or "the marts run ended without a result")
+        return []
+    with tally.app_engine().connect() as db:
+        progress = outbox.request_progress(db, request["id"])
+    loaded = any(entry["status"] == "succeeded" for step, entry in progress.items() if step != MARTS_STEP)
+    if loaded and progress.get(MARTS_STEP, {}).get("status") == "waiting":
+        return [marts_run_request(request)]
+    reason = (_run_failure(context.instance, refresh) if refresh else None) or "the run ended without a result"
+    _fail(tally, request["id"], reason)
+    return []
+
+
+def _fail(tally: TallyResource, request_id: str, reason: str) -> None:
+    """Fail a request: its unfinished steps take ``reason``; the request says which steps failed and why."""
+    with tally.app_engine().begin() as db:
+        outbox.fail_unfinished_steps(db, request_id, reason)
+        outbox.finish_request(db, request_id, "failed", outbox.step_errors(db, request_id) or reason)
+
+
+def _run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
+    """Why a run failed, from its events: a step's failure description, or run monitoring's message."""
+    for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE):
+        error = record.dagster_event.step_failure_data.user_failure_data if record.dagster_event else None
         if error is not None and error.description:
             return error.description
     # No step said why: the run worker died (killed, out of memory, machine lost) and run monitoring failed the run
     # once it outlived max_runtime_seconds (dagster.yaml); its canceling or failure message says so.
     for event_type in (dg.DagsterEventType.RUN_CANCELING, dg.DagsterEventType.RUN_FAILURE):
-        for record in context.instance.all_logs(runs[0].run_id, of_type=event_type):
+        for record in instance.all_logs(run.run_id, of_type=event_type):
             if record.dagster_event and record.dagster_event.message:
                 return f"the run failed: {record.dagster_event.message}"
-    return "the run failed"
+    return None if run.status == dg.DagsterRunStatus.SUCCESS else "the run failed"
 
 
 @dg.sensor(
     name="run_requests_sensor",
     minimum_interval_seconds=5,
-    asset_selection=REQUEST_SELECTION,
+    jobs=[client_refresh_job, client_marts_job],
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Launches sync and backfill requests written by the API, and records their progress.",
+    description="Hands sync and backfill requests written by the API to Dagster, one run each, and follows them.",
 )
 def run_requests_sensor(context: dg.SensorEvaluationContext, tally: TallyResource) -> dg.SensorResult:
-    """Turn pending run requests into backfills and follow running ones."""
+    """Turn pending run requests into runs and settle running ones whose runs ended without an outcome."""
     now = datetime.now().astimezone()
     with tally.app_engine().begin() as db:
         companies = store.companies_with_connections(db)
@@ -141,38 +172,9 @@ def run_requests_sensor(context: dg.SensorEvaluationContext, tally: TallyResourc
     new_clients = [company for company in companies if company not in known]
     if new_clients:
         context.instance.add_dynamic_partitions(CLIENTS, new_clients)
-    launched: list[dg.RunRequest] = []
+    run_requests: list[dg.RunRequest] = []
     for request in pending:
-        run_requests, progress = launch(context, tally, request, now)
-        launched.extend(run_requests)
-        with tally.app_engine().begin() as db:
-            status = "running" if run_requests else "failed"
-            outbox.mark_launched(db, request["id"], [], progress)
-            if not run_requests:
-                outbox.update_progress(db, request["id"], progress, status, "no platform left to load")
+        run_requests.extend(hand_over(context, tally, request, now))
     for request in running:
-        backfill_ids, progress, status = follow(context, request)
-        with tally.app_engine().begin() as db:
-            outbox.update_progress(db, request["id"], progress, status, _first_error(progress))
-            outbox.record_backfills(db, request["id"], backfill_ids)
-        if status != "running" and any(entry["status"] == "succeeded" for entry in progress.values()):
-            launched.append(marts_run(request))
-    return dg.SensorResult(run_requests=launched)
-
-
-def marts_run(request: dict[str, Any]) -> dg.RunRequest:
-    """Rebuild the marts once a request's loads are done (some platforms may have failed; the rest is new)."""
-    return dg.RunRequest(
-        run_key=f"marts-{request['id']}",
-        asset_selection=[mart_asset_key(name) for name in MART_MODELS],
-        tags={TAG_COMPANY: request["company_id"], TAG_REQUEST: request["id"]},
-    )
-
-
-def _first_error(progress: dict[str, Any]) -> str | None:
-    errors = [
-        f"{platform}: {entry['error']}"
-        for platform, entry in progress.items()
-        if entry.get("status") == "failed" and entry.get("error")
-    ]
-    return "; ".join(errors) or None
+        run_requests.extend(follow(context, tally, request))
+    return dg.SensorResult(run_requests=run_requests)

@@ -6,6 +6,7 @@ runs never share dlt state (DESIGN.md section 4). Raw tables land in ``raw_<plat
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -14,7 +15,6 @@ import polars as pl
 import pyarrow as pa
 from dlt.common.destination import Destination
 from dlt.common.schema.typing import TWriteDispositionConfig
-from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from sqlalchemy.engine import make_url
 
 from tally.settings import Settings
@@ -52,25 +52,31 @@ def pipeline_name(platform: str, company_id: str) -> str:
     return SAFE_NAME.sub("_", f"{platform}__{company_id}".lower())
 
 
-def warehouse_destination(settings: Settings) -> Destination:
-    """The warehouse as a dlt destination: PostgreSQL when configured, else the DuckDB file."""
+def warehouse_destination(settings: Settings, staging_suffix: str | None = None) -> Destination:
+    """The warehouse as a dlt destination: PostgreSQL when configured, else the DuckDB file.
+
+    dlt stages a merge in ``<dataset>_staging``, shared by every pipeline of the dataset, and its merge reads
+    the whole staging table (dlt-hub/dlt#4297): two clients of one platform loading at once on PostgreSQL would
+    merge each other's rows. ``staging_suffix`` gives each pipeline a staging schema of its own.
+    """
     if settings.warehouse_url:
-        return dlt.destinations.postgres(postgres_credentials(settings.warehouse_url))
+        layout = f"%s_staging_{staging_suffix}" if staging_suffix else "%s_staging"
+        return dlt.destinations.postgres(postgres_url(settings.warehouse_url), staging_dataset_name_layout=layout)
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     return dlt.destinations.duckdb(str(settings.duckdb_path))
 
 
-def postgres_credentials(url: str) -> PostgresCredentials:
-    """dlt credentials from a SQLAlchemy-style URL, which may name a driver and, with trust auth, no password.
-
-    dlt insists on a password field and a bare ``postgresql`` scheme; an empty password is what trust or peer
-    authentication needs.
-    """
+def postgres_url(url: str) -> str:
+    """A connection string dlt takes, from a SQLAlchemy-style URL, which may name a driver and, with trust auth,
+    no password: dlt wants a bare ``postgresql`` scheme and a password field, which may be empty."""
     parsed = make_url(url)
-    credentials = PostgresCredentials()
-    credentials.parse_native_representation(parsed.set(drivername="postgresql").render_as_string(hide_password=False))
-    credentials.password = parsed.password or ""
-    return credentials
+    return parsed.set(drivername="postgresql", password=parsed.password or "").render_as_string(hide_password=False)
+
+
+def staging_suffix(company_id: str) -> str:
+    """A short schema-name suffix unique to one company (its readable start plus a hash: ids differ in case)."""
+    digest = hashlib.sha1(company_id.encode()).hexdigest()[:8]
+    return f"{SAFE_NAME.sub('_', company_id.lower())[:20]}_{digest}"
 
 
 def platform_pipeline(
@@ -85,6 +91,6 @@ def platform_pipeline(
     return dlt.pipeline(
         pipeline_name=pipeline_name(platform, company_id),
         pipelines_dir=str(pipelines_dir.resolve()),
-        destination=warehouse_destination(settings),
+        destination=warehouse_destination(settings, staging_suffix=staging_suffix(company_id)),
         dataset_name=raw_dataset(platform),
     )

@@ -262,21 +262,19 @@ def request_backfills(api: httpx.Client, options: DemoOptions) -> dict[str, str]
 def follow_progress(
     api: httpx.Client, children: ChildProcesses, settings: Settings, request_ids: dict[str, str]
 ) -> None:
-    """Show partitions done per company and platform until every company's marts are published."""
-    from tally.demo_progress import MartsWatch, ProgressBoard
+    """Show each company's steps (partitions done per platform, then its marts) until every request is final."""
+    from tally.demo_progress import ProgressBoard
 
     board = ProgressBoard(sys.stdout)
-    marts = MartsWatch(settings.data_dir / "dagster")
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while True:
         children.check_alive()
         states = {
             company: _ok(api.get(f"/api/clients/{company}/connections/backfill"))["backfill"] for company in request_ids
         }
-        published = {company: marts.status(request_id) for company, request_id in request_ids.items()}
-        board.show(states, published)
-        check_not_failed(states, published, settings)
-        if all(status == "published" for status in published.values()):
+        board.show(states)
+        check_not_failed(states, settings)
+        if all(state and state["status"] == "succeeded" for state in states.values()):
             board.done()
             return
         if time.monotonic() > deadline:
@@ -284,17 +282,11 @@ def follow_progress(
         time.sleep(1)
 
 
-def check_not_failed(states: dict[str, Any], published: dict[str, str], settings: Settings) -> None:
-    """Stop waiting when a company's loads all failed (no marts run will come) or its marts run failed."""
+def check_not_failed(states: dict[str, Any], settings: Settings) -> None:
+    """Stop waiting when a company's request failed: its error names the steps that failed and why."""
     for company, state in states.items():
-        if (
-            state
-            and state["status"] == "failed"
-            and all(p["status"] != "succeeded" for p in state["progress"].values())
-        ):
-            raise DemoFailed(f"every load of {company} failed: {state['error']}")
-        if published[company] == "failed":
-            raise DemoFailed(f"the marts run of {company} failed; see the Dagster UI or {settings.data_dir}/logs")
+        if state and state["status"] == "failed":
+            raise DemoFailed(f"the backfill of {company} failed: {state['error']}; see {settings.data_dir}/logs")
 
 
 def ready_message(api_url: str, ui_url: str | None, token: str, company: str, settings: Settings) -> str:

@@ -1,15 +1,17 @@
-"""What the demo shows while it loads: a bar of partitions done per company and platform, and the marts' state."""
+"""What the demo shows while it loads: a bar of partitions done per company and platform, and its marts step."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, TextIO
 
+from tally.run_tags import MARTS_STEP
+
 BAR_WIDTH = 30
+STEP_STATES = {"running": "loading", "succeeded": "loaded"}
 MARTS_STATES = {
     "waiting": "waiting for the loads",
     "running": "rebuilding",
-    "published": "published",
+    "succeeded": "published",
     "failed": "failed",
 }
 
@@ -22,9 +24,9 @@ class ProgressBoard:
         self.redraw = out.isatty()
         self.drawn: list[str] = []
 
-    def show(self, states: dict[str, dict[str, Any] | None], marts: dict[str, str]) -> None:
-        """Draw one board: each company's platforms (from the API's backfill state) and its marts."""
-        lines = [line for company, state in states.items() for line in company_lines(company, state, marts[company])]
+    def show(self, states: dict[str, dict[str, Any] | None]) -> None:
+        """Draw one board: each company's platforms and its marts, from the API's backfill state."""
+        lines = [line for company, state in states.items() for line in company_lines(company, state)]
         if self.redraw:
             if self.drawn:
                 self.out.write(f"\x1b[{len(self.drawn)}F")
@@ -38,18 +40,20 @@ class ProgressBoard:
         self.drawn = []
 
 
-def company_lines(company: str, state: dict[str, Any] | None, marts: str) -> list[str]:
-    """A bar per platform of the company's latest backfill, then its marts."""
+def company_lines(company: str, state: dict[str, Any] | None) -> list[str]:
+    """A bar per platform of the company's latest backfill, then its marts step."""
     if state is None:
         return [f"{company:<9} waiting for the backfill request"]
-    lines = []
-    for platform, entry in sorted(state["progress"].items()):
-        done, total = entry["partitions_done"], entry["partitions_total"]
-        status = entry["status"] if entry["status"] != "running" else "loading"
-        lines.append(f"{company:<9} {platform:<11} {bar(done, total)} {done:>3}/{total:<3} partitions  {status}")
     if not state["progress"]:
-        lines.append(f"{company:<9} backfill {state['status']}: waiting for the Dagster sensor to launch it")
-    lines.append(f"{company:<9} {'marts':<11} {MARTS_STATES[marts]}")
+        return [f"{company:<9} backfill {state['status']}: waiting for the Dagster sensor to launch it"]
+    lines = []
+    steps = state["progress"]
+    for platform, entry in sorted((step, entry) for step, entry in steps.items() if step != MARTS_STEP):
+        done, total = entry["partitions_done"], entry["partitions_total"]
+        status = STEP_STATES.get(entry["status"], entry["status"])
+        lines.append(f"{company:<9} {platform:<11} {bar(done, total)} {done:>3}/{total:<3} partitions  {status}")
+    marts = steps.get(MARTS_STEP, {"status": "waiting"})["status"]
+    lines.append(f"{company:<9} {MARTS_STEP:<11} {MARTS_STATES.get(marts, marts)}")
     return lines
 
 
@@ -57,27 +61,3 @@ def bar(done: int, total: int) -> str:
     """``[#########.........]`` for ``done`` of ``total``."""
     filled = BAR_WIDTH * done // total if total else 0
     return "[" + "#" * filled + "." * (BAR_WIDTH - filled) + "]"
-
-
-class MartsWatch:
-    """Reads the Dagster instance for the marts run the sensor launches once a request's loads are done."""
-
-    def __init__(self, dagster_home: Path) -> None:
-        self.dagster_home = dagster_home
-        self._instance: Any = None
-
-    def status(self, request_id: str) -> str:
-        """``waiting`` (no marts run yet), ``running``, ``published`` or ``failed``."""
-        import dagster as dg
-
-        from orchestration.sensors import TAG_PLATFORM, TAG_REQUEST
-
-        if self._instance is None:
-            self._instance = dg.DagsterInstance.from_config(str(self.dagster_home))
-        runs = self._instance.get_runs(filters=dg.RunsFilter(tags={TAG_REQUEST: request_id}))
-        statuses = {run.status for run in runs if TAG_PLATFORM not in run.tags}
-        if dg.DagsterRunStatus.SUCCESS in statuses:
-            return "published"
-        if statuses & {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}:
-            return "failed"
-        return "running" if statuses else "waiting"

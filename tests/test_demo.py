@@ -59,20 +59,30 @@ def test_the_three_curl_commands_carry_the_token_and_a_quoted_url(tmp_path: Path
 def test_the_progress_board_prints_only_changed_lines_when_not_on_a_terminal() -> None:
     out = io.StringIO()
     board = ProgressBoard(out)
-    running = {"status": "running", "progress": {"meta_ads": _entry("running", 0)}}
-    done = {"status": "succeeded", "progress": {"meta_ads": _entry("succeeded", 30)}}
-    board.show({"acme": running}, {"acme": "waiting"})
-    board.show({"acme": running}, {"acme": "waiting"})
-    board.show({"acme": done}, {"acme": "published"})
+    running = {"status": "running", "progress": {"meta_ads": _entry("running", 0), "marts": _marts("waiting")}}
+    loaded = {"status": "running", "progress": {"meta_ads": _entry("succeeded", 30), "marts": _marts("running")}}
+    done = {"status": "succeeded", "progress": {"meta_ads": _entry("succeeded", 30), "marts": _marts("succeeded")}}
+    board.show({"acme": running})
+    board.show({"acme": running})
+    board.show({"acme": loaded})
+    board.show({"acme": done})
     lines = out.getvalue().splitlines()
-    assert len(lines) == 4
-    assert lines[2] == f"acme      meta_ads    {bar(30, 30)}  30/30  partitions  succeeded"
-    assert lines[3].endswith("published")
+    assert lines == [
+        f"acme      meta_ads    {bar(0, 30)}   0/30  partitions  loading",
+        "acme      marts       waiting for the loads",
+        f"acme      meta_ads    {bar(30, 30)}  30/30  partitions  loaded",
+        "acme      marts       rebuilding",
+        "acme      marts       published",
+    ]
 
 
 def test_a_bar_fills_in_proportion() -> None:
     assert bar(0, 0) == "[" + "." * 30 + "]"
     assert bar(15, 30) == "[" + "#" * 15 + "." * 15 + "]"
+
+
+def _marts(status: str) -> dict[str, object]:
+    return {"status": status, "partitions_done": int(status == "succeeded"), "partitions_total": 1, "error": None}
 
 
 def _entry(status: str, done: int) -> dict[str, object]:
@@ -86,9 +96,12 @@ def test_on_a_terminal_the_board_is_redrawn_in_place() -> None:
 
     out = Terminal()
     board = ProgressBoard(out)
-    running = {"status": "running", "progress": {"meta_ads": _entry("running", 0)}}
-    board.show({"acme": running}, {"acme": "waiting"})
-    board.show({"acme": running}, {"acme": "running"})
+    board.show(
+        {"acme": {"status": "running", "progress": {"meta_ads": _entry("running", 0), "marts": _marts("waiting")}}}
+    )
+    board.show(
+        {"acme": {"status": "running", "progress": {"meta_ads": _entry("running", 0), "marts": _marts("running")}}}
+    )
     first, second = out.getvalue().split("\x1b[2F")
     assert first.count("\x1b[2K") == 2 and second.count("\x1b[2K") == 2
     assert second.endswith("acme      marts       rebuilding\n")

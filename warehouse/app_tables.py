@@ -43,6 +43,7 @@ connections = sa.Table(
 )
 
 ACTIVE_BACKFILL = "kind = 'backfill' AND status IN ('pending', 'running')"
+ACTIVE_SYNC = "kind = 'sync' AND status IN ('pending', 'running')"
 
 run_requests = sa.Table(
     "run_requests",
@@ -54,15 +55,15 @@ run_requests = sa.Table(
     sa.Column("platforms", sa.JSON, nullable=False),
     sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("requested_by", sa.String(255), nullable=True),
-    # Dagster backfill ids, one per platform, set when the sensor launches the request.
-    sa.Column("dagster_backfill_ids", sa.JSON, nullable=False),
-    # {platform: {"status": ..., "partitions_done": n, "partitions_total": n, "error": ...}}
-    sa.Column("progress", sa.JSON, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    # The Dagster run the request became, once the sensor has seen Dagster accept it.
+    sa.Column("dagster_run_id", sa.String(64), nullable=True),
+    # When the sensor first asked Dagster for the run: a request still without a run long after is failed.
+    sa.Column("launched_at", sa.DateTime(timezone=True), nullable=True),
     # One backfill at a time per company: the database, not a check-then-insert, keeps it so.
     sa.Index(
         "uq_run_requests_one_active_backfill",
@@ -71,6 +72,31 @@ run_requests = sa.Table(
         sqlite_where=sa.text(ACTIVE_BACKFILL),
         postgresql_where=sa.text(ACTIVE_BACKFILL),
     ),
+    # One sync at a time per company: a second one is merged into it.
+    sa.Index(
+        "uq_run_requests_one_active_sync",
+        "company_id",
+        unique=True,
+        sqlite_where=sa.text(ACTIVE_SYNC),
+        postgresql_where=sa.text(ACTIVE_SYNC),
+    ),
+)
+
+# One row per platform step and one for the marts step of a request; each is written by whoever does that step.
+run_request_steps = sa.Table(
+    "run_request_steps",
+    metadata,
+    sa.Column("request_id", sa.String(36), sa.ForeignKey("run_requests.id"), primary_key=True),
+    sa.Column("step", sa.String(32), primary_key=True),
+    # waiting, running, succeeded, failed or skipped
+    sa.Column("status", sa.String(16), nullable=False),
+    # A platform step's local days; null for the marts step.
+    sa.Column("start_date", sa.Date, nullable=True),
+    sa.Column("end_date", sa.Date, nullable=True),
+    sa.Column("partitions_done", sa.Integer, nullable=False),
+    sa.Column("partitions_total", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # A company's targets, one per metric and period type; PUT /goals replaces the whole set.

@@ -19,7 +19,7 @@ import shutil
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -384,7 +384,7 @@ class RefreshReport:
     published: PublishReport | None
 
 
-def refresh_marts(settings: Settings) -> RefreshReport:
+def refresh_marts(settings: Settings, company_ids: Collection[str] | None = None) -> RefreshReport:
     """Rebuild every staging view and mart in one warehouse transaction, then publish them for the API.
 
     Publishing happens after the commit, from the same DuckDB connection, so the files hold committed rows.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import AUTH_ERRORS, CurrentPrincipal, Db, UpdateCompany, ViewCompany
 from api.fields import UtcDateTime
@@ -22,8 +22,12 @@ class Message(BaseModel):
     message: str
 
 
-class PlatformProgress(BaseModel):
-    status: str
+class StepProgress(BaseModel):
+    """One step of a request: a platform's days (``partitions_done`` counts the days fetched so far; the step is
+    ``succeeded`` once they are written), or the ``marts`` step (its one client partition), which publishes the
+    loaded days for the results routes."""
+
+    status: str = Field(description="waiting, running, succeeded, failed or skipped")
     partitions_done: int
     partitions_total: int
     error: str | None = None
@@ -36,7 +40,9 @@ class BackfillState(BaseModel):
     status: str
     days: int | None
     platforms: list[str]
-    progress: dict[str, PlatformProgress]
+    progress: dict[str, StepProgress] = Field(
+        description="Per platform, and a `marts` entry: the request is `succeeded` only once its marts are published."
+    )
     partitions_done: int
     partitions_total: int
     error: str | None
@@ -56,7 +62,8 @@ class BackfillStateOut(BaseModel):
     responses={**AUTH_ERRORS, 400: {"description": "The company has no active connection"}},
 )
 def request_sync(company_id: UpdateCompany, principal: CurrentPrincipal, db: Db) -> Message:
-    """Queue a sync of every connected platform over its lookback window."""
+    """Queue a sync of every connected platform over its lookback window; one already pending or running for the
+    company is the one this joins (it re-pulls the same windows)."""
     platforms = outbox.connected_platforms(db, company_id)
     if not platforms:
         raise InvalidRequest("The company has no active connection to sync")
@@ -97,7 +104,7 @@ def backfill_state(company_id: ViewCompany, db: Db) -> BackfillStateOut:
     row = outbox.latest_backfill(db, company_id)
     if row is None:
         return BackfillStateOut(backfill=None)
-    progress = {p: PlatformProgress(**v) for p, v in (row["progress"] or {}).items()}
+    progress = {step: StepProgress(**entry) for step, entry in outbox.request_progress(db, row["id"]).items()}
     return BackfillStateOut(
         backfill=BackfillState(
             id=row["id"],

@@ -1,11 +1,21 @@
-"""Marts as Dagster assets: rebuilt from the raw tables by the SQL models in ``sql/`` after loads finish."""
+"""Marts as Dagster assets, partitioned by client: one client's refresh rebuilds and publishes that client only.
+
+The rows come from the SQL models in ``sql/`` (``warehouse.serving.refresh_marts``). A request's own refresh
+runs as the last step of ``client_refresh_job``; this asset is what a data engineer materializes (some clients,
+or every client in one run for a model change, which rebuilds the whole tables) and what the run_requests sensor
+launches on its own when a platform of a request failed but others loaded.
+"""
 
 import time
+from typing import Any
 
 import dagster as dg
 
-from orchestration.assets.raw import OWNERS, RAW_TABLES, WAREHOUSE_POOL, raw_asset_key, warehouse_kind
+from orchestration.assets.raw import OWNERS, RAW_TABLES, raw_asset_key, warehouse_kind, warehouse_pool
+from orchestration.partitions import CLIENTS, clients_partitions_def
 from orchestration.resources import TallyResource
+from tally.run_tags import MARTS_STEP, TAG_REQUEST
+from warehouse import run_requests as outbox
 from warehouse.models import MART_MODELS
 from warehouse.serving import refresh_marts
 
@@ -13,6 +23,8 @@ MART_DESCRIPTIONS = {
     "campaign_daily": "Every ad platform's campaigns per local day, in major currency units, with campaign metadata.",
     "metric_daily": "Additive metrics per company, metric, day and currency: what the results routes aggregate.",
 }
+# A raw table's (client, day) partitions feed that client's marts partition.
+CLIENT_OF_DAY = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="client")
 
 
 def mart_asset_key(name: str) -> dg.AssetKey:
@@ -29,19 +41,58 @@ def mart_asset_key(name: str) -> dg.AssetKey:
             group_name="marts",
             kinds={"sql", warehouse_kind()},
             owners=OWNERS,
-            deps=[raw_asset_key(platform, table) for platform, tables in RAW_TABLES.items() for table in tables],
+            partitions_def=clients_partitions_def,
+            deps=[
+                dg.AssetDep(raw_asset_key(platform, table), partition_mapping=CLIENT_OF_DAY)
+                for platform, tables in RAW_TABLES.items()
+                for table in tables
+            ],
         )
         for name in MART_MODELS
     ],
-    pool=WAREHOUSE_POOL,
+    partitions_def=clients_partitions_def,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=warehouse_pool(),
 )
 def marts(context: dg.AssetExecutionContext, tally: TallyResource):
-    """Rebuild the staging views and mart tables in one warehouse transaction, then publish them for the API."""
+    """Rebuild and publish the marts of the run's clients; all of them in one run rebuilds the whole tables."""
+    companies = list(context.partition_keys)
+    every_client = set(companies) >= set(context.instance.get_dynamic_partitions(CLIENTS))
+    metadata = publish_client_marts(
+        context, tally, None if every_client else companies, context.run.tags.get(TAG_REQUEST)
+    )
+    for name in MART_MODELS:
+        yield dg.MaterializeResult(asset_key=mart_asset_key(name), metadata=metadata)
+
+
+def publish_client_marts(
+    context: dg.OpExecutionContext, tally: TallyResource, companies: list[str] | None, request_id: str | None
+) -> dict[str, Any]:
+    """Refresh and publish the clients' marts; a request's marts step and final state are recorded here, so the
+    request reads ``succeeded`` exactly when its data is served. Returns the materialization metadata."""
+    if request_id:
+        with tally.app_engine().begin() as db:
+            outbox.update_step(db, request_id, MARTS_STEP, "running")
     started = time.monotonic()
-    report = refresh_marts(tally.settings)
+    try:
+        report = refresh_marts(tally.settings, companies)
+    except Exception as exc:
+        if request_id:
+            detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            reason = f"the marts refresh failed: {detail}"
+            with tally.app_engine().begin() as db:
+                outbox.update_step(db, request_id, MARTS_STEP, "failed", error=reason)
+                outbox.finish_request(db, request_id, "failed", outbox.step_errors(db, request_id))
+        raise
+    if request_id:
+        with tally.app_engine().begin() as db:
+            outbox.update_step(db, request_id, MARTS_STEP, "succeeded", partitions_done=1)
+            errors = outbox.step_errors(db, request_id)
+            outbox.finish_request(db, request_id, "failed" if errors else "succeeded", errors)
     missing = sorted(name for name, present in report.built.items() if not present)
-    metadata: dict[str, dg.RawMetadataValue] = {
+    metadata: dict[str, Any] = {
         "duration_s": round(time.monotonic() - started, 2),
+        "companies": ", ".join(companies) if companies is not None else "all",
         "staging_without_raw": ", ".join(missing),
     }
     if report.published:
@@ -50,5 +101,5 @@ def marts(context: dg.AssetExecutionContext, tally: TallyResource):
             "published_changed": report.published.written,
             "published_version": report.published.version,
         }
-    for name in MART_MODELS:
-        yield dg.MaterializeResult(asset_key=mart_asset_key(name), metadata=metadata)
+    context.log.info(f"marts refreshed for {metadata['companies']} in {metadata['duration_s']} s")
+    return metadata

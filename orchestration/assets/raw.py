@@ -1,15 +1,19 @@
 """Raw platform tables as Dagster assets: one multi-asset per platform, partitioned by client x local day.
 
-Each run reads the client's connection, decrypts its credentials inside the run (never in run config), loads the
-partition range with the platform's dlt source into ``raw_<platform>``, and then removes rows of that range the
-platform no longer returns, so a re-run replaces exactly that client's days.
+Loading is two steps, so that only writing holds the DuckDB writer slot: ``fetch_platform`` reads the client's
+connection, decrypts its credentials inside the run (never in run config), fetches the days from the platform and
+normalises them to dlt load packages; ``write_platform`` loads them into ``raw_<platform>`` and removes rows of
+those days the platform no longer returns, so a re-run replaces exactly that client's days.
 """
 
+import contextlib
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import dagster as dg
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -22,6 +26,8 @@ from tally.errors import PlatformAuthError, PlatformError
 from warehouse import connections as store
 
 WAREHOUSE_POOL = "warehouse_writer"
+# A long backfill is fetched this many days at a time, so its progress moves as it goes.
+FETCH_CHUNK_DAYS = 30
 OWNERS = ["team:data-engineering"]
 RAW_TABLES: dict[str, dict[str, str]] = {
     "meta_ads": {
@@ -56,6 +62,15 @@ def raw_asset_key(platform: str, table: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", platform, table])
 
 
+def warehouse_pool() -> str | None:
+    """The concurrency pool of steps that write the warehouse: DuckDB allows one writing process per file, so its
+    writers share ``warehouse_writer`` (size 1 in dagster.yaml); PostgreSQL takes concurrent writers (each dlt
+    pipeline stages in its own schema), so there the writers run side by side."""
+    from tally.settings import Settings
+
+    return None if Settings().warehouse_url else WAREHOUSE_POOL
+
+
 def warehouse_kind() -> str:
     """The warehouse engine, for the asset's kinds tag."""
     from tally.settings import Settings
@@ -64,7 +79,8 @@ def warehouse_kind() -> str:
 
 
 def platform_raw_assets(platform: str) -> dg.AssetsDefinition:
-    """The multi-asset that loads one platform's raw tables."""
+    """The multi-asset that loads one platform's raw tables (for a data engineer's own materializations and
+    backfills; requests from the API run ``client_refresh_job``, which loads through the same two functions)."""
     specs = [
         dg.AssetSpec(
             raw_asset_key(platform, table),
@@ -82,71 +98,161 @@ def platform_raw_assets(platform: str) -> dg.AssetsDefinition:
         specs=specs,
         partitions_def=client_day_partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=WAREHOUSE_POOL,
+        pool=warehouse_pool(),
     )
     def load(context: dg.AssetExecutionContext, tally: TallyResource) -> Iterator[dg.MaterializeResult]:
-        yield from load_platform(context, tally, platform)
+        span = client_days(context)
+        fetched = fetch_platform(context, tally, platform, span)
+        written = write_platform(context, tally, fetched)
+        for table, metadata in written.metadata_by_table().items():
+            yield dg.MaterializeResult(asset_key=raw_asset_key(platform, table), metadata=metadata)
 
     load.__doc__ = f"Load {get_platform(platform).display_name} raw tables for one client's days."
     return load
 
 
-def load_platform(
-    context: dg.AssetExecutionContext, tally: TallyResource, platform: str
-) -> Iterator[dg.MaterializeResult]:
-    """Run the platform's source over the run's partitions and report what was loaded."""
-    span = client_days(context)
-    with tally.app_engine().begin() as db:
-        connection = store.connected_connection(db, span.company_id, platform)
-    if connection is None:
-        context.log.info(f"{span.company_id} has no active {platform} connection: nothing to load")
-        yield from _results(platform, {"skipped": f"no active {platform} connection", **_span_metadata(span)})
-        return
-    started = time.monotonic()
-    row_counts = _load(context, tally, platform, span, connection)
-    metadata = {"account_id": connection["account_id"], "duration_s": round(time.monotonic() - started, 2)}
-    for table in RAW_TABLES[platform]:
-        yield dg.MaterializeResult(
-            asset_key=raw_asset_key(platform, table),
-            metadata={"rows": row_counts.get(table, 0), **metadata, **_span_metadata(span)},
-        )
+@dataclass(frozen=True)
+class FetchedDays:
+    """One platform's days of one client, fetched and normalised in a run's dlt working folder, not yet written."""
+
+    platform: str
+    span: ClientDays
+    connection_id: str | None
+    account_id: str | None
+    working_dir: str
+    row_counts: dict[str, int]
+    duration_s: float
+    skipped: str | None = None
 
 
-def _load(
-    context: dg.AssetExecutionContext,
+@dataclass(frozen=True)
+class WrittenDays:
+    """What one platform's write put in the warehouse, as asset metadata per raw table."""
+
+    fetched: FetchedDays
+    duration_s: float
+
+    def metadata_by_table(self) -> dict[str, dict[str, Any]]:
+        fetched = self.fetched
+        common: dict[str, Any] = _span_metadata(fetched.span)
+        if fetched.skipped:
+            return {table: {"skipped": fetched.skipped, **common} for table in RAW_TABLES[fetched.platform]}
+        common |= {
+            "account_id": fetched.account_id,
+            "fetch_duration_s": fetched.duration_s,
+            "write_duration_s": self.duration_s,
+        }
+        return {table: {"rows": fetched.row_counts.get(table, 0), **common} for table in RAW_TABLES[fetched.platform]}
+
+
+ProgressCallback = Callable[[int], None]
+
+
+def fetch_platform(
+    context: dg.OpExecutionContext,
     tally: TallyResource,
     platform: str,
     span: ClientDays,
-    connection: dict[str, Any],
-) -> dict[str, int]:
-    settings = tally.settings
+    on_progress: ProgressCallback | None = None,
+) -> FetchedDays:
+    """Fetch a client's days from the platform and normalise them, holding no warehouse lock.
+
+    Days are fetched in chunks of ``FETCH_CHUNK_DAYS`` so a long backfill reports its progress (days fetched)
+    as it goes; each chunk becomes one dlt load package, all written by ``write_platform``.
+    """
+    with tally.app_engine().begin() as db:
+        connection = store.connected_connection(db, span.company_id, platform)
+    working_dir = tally.settings.data_dir / "dlt" / "runs" / context.run_id
+    if connection is None:
+        context.log.info(f"{span.company_id} has no active {platform} connection: nothing to load")
+        skipped = f"no active {platform} connection"
+        return FetchedDays(platform, span, None, None, str(working_dir), {}, 0.0, skipped=skipped)
+    _remove_abandoned_working_dirs(context, working_dir.parent)
+    started = time.monotonic()
     spec = get_platform(platform)
     credentials = spec.credentials_model.model_validate(tally.vault().decrypt(connection["credentials_encrypted"]))
-    working_dir = settings.data_dir / "dlt" / "runs" / context.run_id
-    _remove_abandoned_working_dirs(context, working_dir.parent)
-    pipeline = platform_pipeline(platform, span.company_id, settings, working_dir=working_dir)
-    source = spec.source(
-        credentials, start_date=span.start, end_date=span.end, company_id=span.company_id, settings=settings
-    )
+    pipeline = platform_pipeline(platform, span.company_id, tally.settings, working_dir=working_dir)
+    row_counts: dict[str, int] = {}
     try:
-        info = pipeline.run(source)
-        row_counts = {
-            table: count
-            for table, count in pipeline.last_trace.last_normalize_info.row_counts.items()
-            if not table.startswith("_dlt")
-        }
-        _remove_stale_rows(pipeline, platform, span, info.loads_ids)
+        for chunk in day_chunks(span, FETCH_CHUNK_DAYS):
+            source = spec.source(
+                credentials,
+                start_date=chunk.start,
+                end_date=chunk.end,
+                company_id=span.company_id,
+                settings=tally.settings,
+            )
+            pipeline.extract(source)
+            for table, count in pipeline.normalize().row_counts.items():
+                if not table.startswith("_dlt"):
+                    row_counts[table] = row_counts.get(table, 0) + count
+            if on_progress:
+                on_progress((chunk.end - span.start).days + 1)
     except PipelineStepFailed as exc:
-        error = _platform_error(exc)
-        message = error.message if error else f"{spec.display_name}: the load failed ({type(exc.exception).__name__})"
-        with tally.app_engine().begin() as db:
-            store.record_sync(db, connection["id"], message, auth_failed=isinstance(error, PlatformAuthError))
-        raise dg.Failure(description=message) from None
+        shutil.rmtree(working_dir / pipeline.pipeline_name, ignore_errors=True)
+        _fail(tally, spec.display_name, connection["id"], exc)
+    return FetchedDays(
+        platform,
+        span,
+        connection["id"],
+        connection["account_id"],
+        str(working_dir),
+        row_counts,
+        round(time.monotonic() - started, 2),
+    )
+
+
+def write_platform(context: dg.OpExecutionContext, tally: TallyResource, fetched: FetchedDays) -> WrittenDays:
+    """Write fetched days into ``raw_<platform>`` and clear what the platform no longer returns for them.
+
+    This is the step that holds the ``warehouse_writer`` pool on DuckDB. The run's days are cleared whenever the
+    platform answered for them, also when it answered with no rows (a campaign restated to nothing).
+    """
+    if fetched.skipped or fetched.connection_id is None:
+        return WrittenDays(fetched, 0.0)
+    started = time.monotonic()
+    spec = get_platform(fetched.platform)
+    working_dir = Path(fetched.working_dir)
+    pipeline = platform_pipeline(fetched.platform, fetched.span.company_id, tally.settings, working_dir=working_dir)
+    try:
+        info = pipeline.load()
+        _remove_stale_rows(pipeline, fetched.platform, fetched.span, info.loads_ids)
+    except PipelineStepFailed as exc:
+        _fail(tally, spec.display_name, fetched.connection_id, exc)
     finally:
-        shutil.rmtree(working_dir, ignore_errors=True)
+        shutil.rmtree(working_dir / pipeline.pipeline_name, ignore_errors=True)
+        _remove_if_empty(working_dir)
     with tally.app_engine().begin() as db:
-        store.record_sync(db, connection["id"], None)
-    return row_counts
+        store.record_sync(db, fetched.connection_id, None)
+    return WrittenDays(fetched, round(time.monotonic() - started, 2))
+
+
+def day_chunks(span: ClientDays, days: int) -> list[ClientDays]:
+    """The span cut into consecutive ranges of at most ``days`` days, oldest first."""
+    starts = range(0, span.days, days)
+    return [
+        ClientDays(
+            span.company_id,
+            span.start + timedelta(days=offset),
+            min(span.end, span.start + timedelta(days=offset + days - 1)),
+        )
+        for offset in starts
+    ]
+
+
+def _fail(tally: TallyResource, display_name: str, connection_id: str, exc: PipelineStepFailed) -> NoReturn:
+    """Record a failed load on its connection and fail the step with a message that names the platform and cause."""
+    error = _platform_error(exc)
+    message = error.message if error else f"{display_name}: the load failed ({type(exc.exception).__name__})"
+    with tally.app_engine().begin() as db:
+        store.record_sync(db, connection_id, message, auth_failed=isinstance(error, PlatformAuthError))
+    raise dg.Failure(description=message) from None
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove a run's dlt folder once its last platform is written (another platform may still be using it)."""
+    with contextlib.suppress(OSError):  # not empty: another platform of the run is still fetching or writing
+        folder.rmdir()
 
 
 def _remove_abandoned_working_dirs(context: dg.AssetExecutionContext, runs_dir: Path) -> None:
@@ -161,23 +267,35 @@ def _remove_abandoned_working_dirs(context: dg.AssetExecutionContext, runs_dir: 
 
 
 def _remove_stale_rows(pipeline: Any, platform: str, span: ClientDays, load_ids: list[str]) -> None:
-    """Delete rows of the run's days that this load did not write: days the platform now returns nothing for."""
-    if not load_ids:
-        return
-    placeholders = ", ".join(["%s"] * len(load_ids))
+    """Delete rows of the run's days that this load did not write: days the platform now returns nothing for.
+
+    Runs whenever the platform answered, also when it answered with no rows at all for the range.
+    """
     with pipeline.sql_client() as client:
+        if not client.has_dataset():
+            return
         for table in RAW_TABLES[platform]:
-            if table not in REPLACED_BY_RANGE or not client.has_dataset():
+            if table not in REPLACED_BY_RANGE or not _has_table(client, table):
                 continue
             name = client.make_qualified_table_name(table)
+            written = f" AND _dlt_load_id NOT IN ({', '.join(['%s'] * len(load_ids))})" if load_ids else ""
             client.execute_sql(
-                f"DELETE FROM {name} WHERE company_id = %s AND date BETWEEN %s AND %s "
-                f"AND _dlt_load_id NOT IN ({placeholders})",
+                f"DELETE FROM {name} WHERE company_id = %s AND date BETWEEN %s AND %s{written}",
                 span.company_id,
                 span.start,
                 span.end,
                 *load_ids,
             )
+
+
+def _has_table(client: Any, table: str) -> bool:
+    """Whether the platform's dataset already holds ``table`` (a first load with no rows creates none)."""
+    rows = client.execute_sql(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+        client.dataset_name,
+        table,
+    )
+    return bool(rows)
 
 
 def _platform_error(exc: BaseException) -> PlatformError | None:
@@ -197,11 +315,6 @@ def _span_metadata(span: ClientDays) -> dict[str, Any]:
         "end_date": span.end.isoformat(),
         "days": span.days,
     }
-
-
-def _results(platform: str, metadata: dict[str, Any]) -> Iterator[dg.MaterializeResult]:
-    for table in RAW_TABLES[platform]:
-        yield dg.MaterializeResult(asset_key=raw_asset_key(platform, table), metadata=metadata)
 
 
 raw_assets = [platform_raw_assets(platform) for platform in RAW_TABLES]

@@ -45,6 +45,9 @@ class FaultPlan(BaseModel):
     revoke_after: int | None = Field(default=None, ge=0, description="Revoke the token after N requests.")
     late_attribution: bool = Field(default=False, description="Recent days gain conversions on each call.")
     page_size: int | None = Field(default=None, ge=1, description="Serve pages of at most N rows.")
+    no_delivery: bool = Field(
+        default=False, description="Reports answer with no rows, as after a platform restated every day to nothing."
+    )
 
 
 @dataclass
@@ -101,6 +104,10 @@ class EmulatorState:
     def page_size(self, platform: str, account_id: str, default: int) -> int:
         """Rows per page for this account: the platform's own size unless a test asked for smaller pages."""
         return self.plan(platform, account_id).page_size or default
+
+    def delivers(self, platform: str, account_id: str) -> bool:
+        """Whether the account's reports hold rows (False once a test restated everything to nothing)."""
+        return not self.plan(platform, account_id).no_delivery
 
     def count_metrics_call(self, platform: str, account_id: str) -> int:
         """Count a metrics request; returns how many came before it (drives late attribution)."""

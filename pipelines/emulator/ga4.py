@@ -336,7 +336,7 @@ def report_page(state: EmulatorState, property_id: str, body: Any) -> dict[str, 
         for day in synthetic.days(report.first, report.last)
         for row in traffic_on(property_id, day, state.late_conversions(PLATFORM, property_id, day, calls_before))
     ]
-    rows = report_rows(traffic, report.dimensions, report.metrics)
+    rows = report_rows(traffic, report.dimensions, report.metrics) if state.delivers(PLATFORM, property_id) else []
     size = state.page_size(PLATFORM, property_id, report.limit)
     page = rows[report.offset : report.offset + min(size, report.limit)]
     account = property_account(property_id)

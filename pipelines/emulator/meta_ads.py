@@ -328,7 +328,7 @@ def insights_page(request: Request, state: EmulatorState, account_id: str) -> di
         calls_before = state.count_metrics_call(PLATFORM, account_id)
     else:
         calls_before = max(0, state.metric_calls[(PLATFORM, account_id)] - 1)
-    served = delivered(account_id, first, last)
+    served = delivered(account_id, first, last) if state.delivers(PLATFORM, account_id) else ()
     rows = []
     for delivery in served[offset : offset + size]:
         late = state.late_conversions(PLATFORM, account_id, delivery[1], calls_before)

@@ -19,6 +19,7 @@ from tally.settings import Settings
 from tests.databases import temporary_postgres_database
 from tests.fake_openai import MODEL, FakeOpenAI, serve_fake_openai
 from tests.results_data import DATA, build_duckdb
+from warehouse import app_tables
 from warehouse.app_database import create_app_engine, upgrade
 from warehouse.serving import publish
 from warehouse.vault import generate_key
@@ -57,7 +58,7 @@ def app_database_url(database_kind: str, postgres_app_url: str | None, tmp_path:
     assert postgres_app_url is not None
     engine = sa.create_engine(postgres_app_url)
     with engine.begin() as db:
-        db.execute(sa.text("TRUNCATE connections, run_requests, goals, insights, qbrs, client_profiles"))
+        db.execute(sa.text(f"TRUNCATE {', '.join(table.name for table in app_tables.metadata.sorted_tables)}"))
     engine.dispose()
     yield postgres_app_url
 

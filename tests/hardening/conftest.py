@@ -22,15 +22,15 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from api.main import create_app
-from orchestration.assets.marts import marts
 from orchestration.resources import TallyResource
 from tally.background_server import serve_in_thread
 from tally.settings import Settings
 from tests.api.conftest import JWT_SECRET
 from tests.databases import temporary_postgres_database
 from tests.fake_openai import MODEL, FakeOpenAI, serve_fake_openai
-from tests.orchestration.conftest import backfills, run_backfill, tick
+from tests.orchestration.conftest import run_pending
 from tests.pipelines.conftest import dlt_debug_logs  # noqa: F401  (a fixture, used by the secrets test)
+from warehouse import run_requests as outbox
 from warehouse.app_database import create_app_engine, upgrade
 from warehouse.vault import generate_key
 
@@ -58,16 +58,18 @@ class Stack:
     fake_openai: FakeOpenAI
     responses: list[str] = field(default_factory=list)
 
-    def run_pending(self, rebuild_marts: bool = False) -> dict[str, bool]:
-        """Launch what the outbox holds and run it to the end, as the sensor and the daemon would; returns whether
-        each platform's run succeeded. The marts run the sensor then asks for is run only with ``rebuild_marts``."""
-        outcomes = {
-            run_request.tags["tally/platform"]: run_backfill(self.instance, self.tally, run_request)
-            for run_request in backfills(tick(self.instance, self.tally))
-        }
-        for run_request in tick(self.instance, self.tally).run_requests or []:
-            if rebuild_marts and run_request.asset_graph_subset is None:
-                dg.materialize([marts], instance=self.instance, resources={"tally": self.tally}, tags=run_request.tags)
+    def run_pending(self) -> dict[str, bool]:
+        """Hand what the outbox holds to its runs and run them to the end, as the sensor and the daemon would;
+        returns, per platform of those requests, whether its load succeeded (skipped platforms are left out)."""
+        with self.app_engine.connect() as db:
+            pending = [request["id"] for request in outbox.pending_requests(db)]
+        run_pending(self.instance, self.tally)
+        outcomes = {}
+        with self.app_engine.connect() as db:
+            for request_id in pending:
+                for step, entry in outbox.request_progress(db, request_id).items():
+                    if step != "marts" and entry["status"] != "skipped":
+                        outcomes[step] = entry["status"] == "succeeded"
         return outcomes
 
 

@@ -89,14 +89,18 @@ def connect_all(stack: Stack) -> dict[str, dict[str, Any]]:
 
 
 def dagster_outcome(instance: dg.DagsterInstance, request_id: str, platform: str) -> tuple[str, str | None]:
-    """The status of the platform's one run for the request, and its step failure's description."""
-    [run] = instance.get_runs(filters=dg.RunsFilter(tags={"tally/request_id": request_id, "tally/platform": platform}))
+    """The status of the platform's steps in the request's run (``SUCCESS`` or ``FAILURE``), and the failure's
+    description as Dagster recorded it."""
+    [run] = instance.get_runs(
+        filters=dg.RunsFilter(tags={"tally/request_id": request_id}, job_name="client_refresh_job")
+    )
     failures = [
         record.dagster_event.step_failure_data.user_failure_data
         for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
+        if record.step_key in (f"fetch_days[{platform}]", f"write_days[{platform}]")
     ]
     description = failures[0].description if failures and failures[0] else None
-    return run.status.value, description
+    return ("FAILURE" if failures else "SUCCESS"), description
 
 
 @pytest.mark.slow

@@ -141,7 +141,7 @@ def sync_and_backfill(stack: Stack, emulator: httpx.Client) -> None:
         account = get_platform(platform).credentials_model.model_validate(sentinel_credentials(platform, 1))
         emulator.put(f"/_emulator/faults/{platform}/{account.account_id()}", json=fault).raise_for_status()
     assert stack.api.post(f"{connections_url(COMPANY)}/backfill", json={"days": 30}).status_code == 202
-    assert stack.run_pending(rebuild_marts=True) == {"meta_ads": False, "google_ads": True, "tiktok_ads": False}
+    assert stack.run_pending() == {"meta_ads": False, "google_ads": True, "tiktok_ads": False}
     emulator.delete("/_emulator/faults").raise_for_status()
 
 
@@ -206,7 +206,7 @@ def keep_dlt_working_folders(monkeypatch: pytest.MonkeyPatch, runs: Path, kept: 
 
     def copy_then_remove(path: Any, *args: Any, **kwargs: Any) -> None:
         if Path(path).is_relative_to(runs) and Path(path).exists():
-            shutil.copytree(path, kept / Path(path).name)
+            shutil.copytree(path, kept / Path(path).relative_to(runs), dirs_exist_ok=True)
         remove(path, *args, **kwargs)
 
     monkeypatch.setattr(shutil, "rmtree", copy_then_remove)
@@ -253,7 +253,7 @@ def test_no_credential_reaches_a_response_log_run_file_or_table(
     works_with_the_new_key_only(stack, new_key)
 
     assert any(record.name.startswith("dlt") for record in caplog.records), "dlt's DEBUG log was not captured"
-    assert stack.fake_openai.requests and len(stack.instance.get_runs()) > 10
+    assert stack.fake_openai.requests and len(stack.instance.get_runs()) >= 5  # one run per request
     kept_files = {path.name for path in kept.rglob("*")}
     assert {"state.json", "trace.pickle", "meta_ads.schema.json"} <= kept_files, "dlt's working folders were not kept"
     hits = secret_hits(stack, caplog.text, tmp_path, [MARK, *derived_secrets()])

@@ -1,30 +1,26 @@
-"""Dagster in-process against the emulator: a test instance, the Tally resource, and a backfill runner.
+"""Dagster in-process against the emulator: a test instance, the Tally resource, and a runner of run requests.
 
-``run_backfill`` does what Dagster's backfill daemon does with a single-run backfill: it records the backfill on
-the instance and executes its asset subset as one run with the partition-range tags, then marks the backfill
-done. The assets, the sensor and the warehouse are the real ones.
+``execute`` runs the job a sensor's run request names, in this process, with the request's config and tags
+(Dagster's public ``execute_in_process``): what these tests check is the sensor's hand-over and the jobs' work,
+not the daemon's launching, which tests/orchestration/test_daemon*.py check with a real daemon. The assets, the
+sensor, the jobs and the warehouse are the real ones; the expected rows come from the emulator over HTTP.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
+import json
 from collections.abc import Callable, Iterator
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
+import httpx
 import pytest
 import sqlalchemy as sa
-from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    BACKFILL_ID_TAG,
-)
 
-from orchestration.assets.raw import raw_assets
 from orchestration.definitions import defs
 from orchestration.resources import TallyResource
 from orchestration.sensors import run_requests_sensor
@@ -101,48 +97,57 @@ def connect(tally: TallyResource) -> Connect:
     return make
 
 
-def backfills(result: dg.SensorResult) -> list[dg.RunRequest]:
-    """The backfill run requests of a sensor result (the others rebuild the marts)."""
-    return [request for request in result.run_requests or [] if request.asset_graph_subset is not None]
-
-
 def tick(instance: dg.DagsterInstance, tally: TallyResource) -> dg.SensorResult:
     """One evaluation of the run_requests sensor."""
     context = dg.build_sensor_context(instance=instance, definitions=defs, resources={"tally": tally})
     return run_requests_sensor(context)
 
 
-def run_backfill(instance: dg.DagsterInstance, tally: TallyResource, request: dg.RunRequest) -> bool:
-    """Submit and execute one backfill run request as the daemon would; returns whether its run succeeded."""
-    subset = request.asset_graph_subset
-    backfill = PartitionBackfill.from_asset_graph_subset(
-        backfill_id=uuid.uuid4().hex[:8],
-        backfill_timestamp=time.time(),
-        tags=request.tags,
-        dynamic_partitions_store=instance,
-        asset_graph_subset=subset,
-        title=None,
-        description=None,
-        run_config=None,
-    )
-    instance.add_backfill(backfill)
-    keys = sorted({str(entry.partition_key) for entry in subset.iterate_asset_partitions()})
-    result = dg.materialize(
-        raw_assets,
-        selection=list(subset.asset_keys),
+def execute(instance: dg.DagsterInstance, tally: TallyResource, request: dg.RunRequest) -> bool:
+    """Run the job a run request names with its config, tags and partition; returns whether the run succeeded."""
+    job = defs.resolve_job_def(request.job_name)
+    result = job.execute_in_process(
+        run_config=request.run_config,
         instance=instance,
         resources={"tally": tally},
+        tags=request.tags,
+        partition_key=request.partition_key,
         raise_on_error=False,
-        tags={
-            **request.tags,
-            BACKFILL_ID_TAG: backfill.backfill_id,
-            ASSET_PARTITION_RANGE_START_TAG: keys[0],
-            ASSET_PARTITION_RANGE_END_TAG: keys[-1],
-        },
     )
-    status = BulkActionStatus.COMPLETED_SUCCESS if result.success else BulkActionStatus.COMPLETED_FAILED
-    instance.update_backfill(backfill.with_status(status))
     return result.success
+
+
+def run_pending(instance: dg.DagsterInstance, tally: TallyResource) -> list[bool]:
+    """Tick, run every run the tick asked for, and tick again to settle what the runs left; the runs' outcomes."""
+    outcomes = [execute(instance, tally, request) for request in tick(instance, tally).run_requests or []]
+    follow_up = tick(instance, tally).run_requests or []
+    return outcomes + [execute(instance, tally, request) for request in follow_up]
+
+
+def served_meta_insights(emulator_url: str, account_id: str, start: date, end: date) -> list[dict[str, Any]]:
+    """Every daily campaign insights row Meta's emulator serves for the account's days, read over HTTP page by page."""
+    params = {
+        "level": "campaign",
+        "time_increment": "1",
+        "time_range": json.dumps({"since": start.isoformat(), "until": end.isoformat()}),
+        "fields": "campaign_id,spend,impressions,clicks",
+        "access_token": "oracle-token",
+        "limit": "500",
+    }
+    rows: list[dict[str, Any]] = []
+    url: httpx.URL | None = httpx.URL(f"{emulator_url}/v23.0/act_{account_id}/insights", params=params)
+    with httpx.Client(timeout=30) as client:
+        while url:
+            page = client.get(url).raise_for_status().json()
+            rows.extend(page["data"])
+            following = page.get("paging", {}).get("next")
+            url = httpx.URL(following).copy_merge_params({"access_token": "oracle-token"}) if following else None
+    return rows
+
+
+def served_meta_spend(emulator_url: str, account_id: str, start: date, end: date) -> Decimal:
+    """The account's spend over the days, added up from what the emulator serves."""
+    return sum((Decimal(row["spend"]) for row in served_meta_insights(emulator_url, account_id, start, end)), Decimal())
 
 
 def warehouse_rows(settings: Settings, schema: str, table: str) -> list[tuple[Any, ...]]:
@@ -163,7 +168,10 @@ def warehouse_rows(settings: Settings, schema: str, table: str) -> list[tuple[An
 
 
 def outbox(tally: TallyResource) -> list[dict[str, Any]]:
+    """Every request with its progress per step, oldest first."""
     from warehouse.app_tables import run_requests
+    from warehouse.run_requests import request_progress
 
     with tally.app_engine().connect() as db:
-        return [dict(r._mapping) for r in db.execute(sa.select(run_requests).order_by(run_requests.c.created_at))]
+        rows = [dict(r._mapping) for r in db.execute(sa.select(run_requests).order_by(run_requests.c.created_at))]
+        return [{**row, "progress": request_progress(db, row["id"])} for row in rows]

@@ -1,21 +1,31 @@
-"""Sync and backfill requests through the sensor and the platform assets, into a real DuckDB warehouse."""
+"""Sync and backfill requests through the sensor and client_refresh_job, into a real DuckDB warehouse.
+
+Expected rows and totals come from the emulator, read over HTTP and added up here, never from Tally's own loaders.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import duckdb
 import httpx
 import pytest
 
 from orchestration.definitions import defs
 from orchestration.resources import TallyResource
-from pipelines.emulator.accounts import emulator_credentials
-from pipelines.loading import platform_pipeline
-from pipelines.registry import get_platform
-from tests.orchestration.conftest import Connect, backfills, outbox, run_backfill, tick, warehouse_rows
+from tests.orchestration.conftest import (
+    Connect,
+    execute,
+    outbox,
+    run_pending,
+    served_meta_insights,
+    served_meta_spend,
+    tick,
+)
 from warehouse import run_requests as requests_store
 
 AD_PLATFORMS = ["meta_ads", "google_ads", "tiktok_ads"]
@@ -30,66 +40,78 @@ def yesterday_in(timezone: str) -> date:
     return datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
 
 
-def direct_rows(
-    tally: TallyResource, tmp_settings_dir: str, platform: str, company: str, start: date, end: date, seed: int
-) -> dict[str, list]:
-    """The same window loaded by calling the platform's dlt source directly, for comparison."""
-    settings = tally.settings.model_copy(update={"data_dir": tally.settings.data_dir.parent / tmp_settings_dir})
-    spec = get_platform(platform)
-    credentials = spec.credentials_model.model_validate(emulator_credentials(platform, seed))
-    platform_pipeline(platform, company, settings).run(
-        spec.source(credentials, start_date=start, end_date=end, company_id=company, settings=settings)
-    )
-    return {table: warehouse_rows(settings, f"raw_{platform}", table) for table in ("campaign_daily", "campaigns")}
+def warehouse_query(tally: TallyResource, sql: str) -> list[tuple]:
+    with duckdb.connect(str(tally.settings.duckdb_path), read_only=True) as db:
+        return db.execute(sql).fetchall()
+
+
+def windows_of(run_request: dg.RunRequest) -> dict[str, tuple[str, str]]:
+    config = run_request.run_config["ops"]["plan_refresh"]["config"]
+    return {window["platform"]: (window["start"], window["end"]) for window in config["windows"]}
 
 
 def test_definitions_load_without_touching_anything() -> None:
     dg.Definitions.validate_loadable(defs)
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"raw/meta_ads/campaign_daily", "raw/shopify/daily_sales", "raw/ga4/traffic_daily"} <= keys
+    assert {"client_refresh_job", "client_marts_job"} <= {job.name for job in defs.resolve_all_job_defs()}
 
 
-def test_backfill_becomes_one_single_run_backfill_per_platform_loading_the_emulator_rows(
-    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
+def test_backfill_is_one_run_that_loads_every_platform_and_publishes_before_it_succeeds(
+    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect, emulator_url: str
 ) -> None:
     connections = {platform: connect("acme", platform) for platform in AD_PLATFORMS}
     request_id = request(tally, "acme", "backfill", AD_PLATFORMS, days=30)
 
-    result = tick(instance, tally)
+    [run_request] = tick(instance, tally).run_requests
     assert "acme" in instance.get_dynamic_partitions("clients")
-    assert len(result.run_requests) == 3
-    for run_request in result.run_requests:
-        platform = run_request.tags["tally/platform"]
-        assert run_request.tags == {
-            "tally/company_id": "acme",
-            "tally/platform": platform,
-            "tally/request_id": request_id,
-        }
-        partitions = {str(p.partition_key) for p in run_request.asset_graph_subset.iterate_asset_partitions()}
-        end = yesterday_in(connections[platform]["timezone"])
-        assert partitions == {f"acme|{end - timedelta(days=n)}" for n in range(30)}
-        assert {key.path[1] for key in run_request.asset_graph_subset.asset_keys} == {platform}
-    assert outbox(tally)[0]["status"] == "running"
+    assert run_request.job_name == "client_refresh_job"
+    assert run_request.run_key == f"refresh-{request_id}"
+    assert run_request.tags == {"tally/company_id": "acme", "tally/request_id": request_id}
+    for platform, (start, end) in windows_of(run_request).items():
+        last = yesterday_in(connections[platform]["timezone"])
+        assert (start, end) == (str(last - timedelta(days=29)), str(last))
+    [row] = outbox(tally)
+    assert row["status"] == "pending", "a request is running only once Dagster has its run"
+    assert row["progress"]["marts"]["status"] == "waiting"
 
-    for run_request in result.run_requests:
-        assert run_backfill(instance, tally, run_request)
-    runs = instance.get_runs(filters=dg.RunsFilter(tags={"tally/request_id": request_id}))
-    assert len(runs) == 3
-
-    tick(instance, tally)
+    assert execute(instance, tally, run_request)
     [row] = outbox(tally)
     assert row["status"] == "succeeded"
-    assert all(
-        entry == {"status": "succeeded", "partitions_done": 30, "partitions_total": 30, "error": None}
-        for entry in row["progress"].values()
-    )
-    assert len(row["dagster_backfill_ids"]) == 3
+    assert row["progress"] == {
+        **{
+            p: {"status": "succeeded", "partitions_done": 30, "partitions_total": 30, "error": None}
+            for p in AD_PLATFORMS
+        },
+        "marts": {"status": "succeeded", "partitions_done": 1, "partitions_total": 1, "error": None},
+    }
+    assert len(instance.get_runs(filters=dg.RunsFilter(tags={"tally/request_id": request_id}))) == 1
 
-    for platform in AD_PLATFORMS:
-        end = yesterday_in(connections[platform]["timezone"])
-        expected = direct_rows(tally, "direct", platform, "acme", end - timedelta(days=29), end, seed=1)
-        assert warehouse_rows(tally.settings, f"raw_{platform}", "campaign_daily") == expected["campaign_daily"]
-        assert expected["campaign_daily"]
+    meta = connections["meta_ads"]
+    end = yesterday_in(meta["timezone"])
+    served = served_meta_spend(emulator_url, meta["account_id"], end - timedelta(days=29), end)
+    assert served > 0
+    [(raw_spend,)] = warehouse_query(
+        tally, "select sum(cast(spend as decimal(18, 2))) from raw_meta_ads.campaign_daily"
+    )
+    [(mart_spend,)] = warehouse_query(
+        tally, "select sum(spend) from marts.campaign_daily where platform = 'meta_ads' and company_id = 'acme'"
+    )
+    assert Decimal(str(raw_spend)) == served
+    assert Decimal(str(mart_spend)).quantize(Decimal("0.01")) == served
+    assert tick(instance, tally).run_requests == []
+
+
+def test_the_run_materializes_the_clients_raw_day_partitions_and_its_marts_partition(
+    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
+) -> None:
+    meta = connect("acme", "meta_ads")
+    request(tally, "acme", "backfill", ["meta_ads"], days=30)
+    assert run_pending(instance, tally) == [True]
+    end = yesterday_in(meta["timezone"])
+    raw = instance.get_materialized_partitions(dg.AssetKey(["raw", "meta_ads", "campaign_daily"]))
+    assert raw == {f"acme|{end - timedelta(days=n)}" for n in range(30)}
+    assert instance.get_materialized_partitions(dg.AssetKey(["marts", "campaign_daily"])) == {"acme"}
 
 
 def test_sync_loads_each_platforms_lookback_window(
@@ -98,65 +120,72 @@ def test_sync_loads_each_platforms_lookback_window(
     meta = connect("acme", "meta_ads")
     shop = connect("acme", "shopify")
     request(tally, "acme", "sync", ["meta_ads", "shopify"])
-    result = tick(instance, tally)
-    windows = {}
-    for run_request in result.run_requests:
-        days = sorted(
-            str(p.partition_key).split("|")[1] for p in run_request.asset_graph_subset.iterate_asset_partitions()
-        )
-        windows[run_request.tags["tally/platform"]] = (days[0], days[-1], len(set(days)))
-        assert run_backfill(instance, tally, run_request)
+    [run_request] = tick(instance, tally).run_requests
     meta_end, shop_end = yesterday_in(meta["timezone"]), yesterday_in(shop["timezone"])
-    assert windows["meta_ads"] == (str(meta_end - timedelta(days=27)), str(meta_end), 28)
-    assert windows["shopify"] == (str(shop_end - timedelta(days=6)), str(shop_end), 7)
-    dates = {row[0] for row in warehouse_rows_dates(tally, "raw_meta_ads", "campaign_daily")}
-    assert max(dates) <= meta_end and min(dates) >= meta_end - timedelta(days=27)
+    assert windows_of(run_request) == {
+        "meta_ads": (str(meta_end - timedelta(days=27)), str(meta_end)),
+        "shopify": (str(shop_end - timedelta(days=6)), str(shop_end)),
+    }
+    assert execute(instance, tally, run_request)
+    [(first, last)] = warehouse_query(tally, "select min(date), max(date) from raw_meta_ads.campaign_daily")
+    assert (first, last) == (meta_end - timedelta(days=27), meta_end)
 
 
-def warehouse_rows_dates(tally: TallyResource, schema: str, table: str) -> list[tuple[date]]:
-    import duckdb
+def test_a_second_sync_while_one_is_pending_is_merged_into_it(tally: TallyResource, connect: Connect) -> None:
+    connect("acme", "meta_ads")
+    first = request(tally, "acme", "sync", ["meta_ads"])
+    assert request(tally, "acme", "sync", ["meta_ads"]) == first
+    assert [row["id"] for row in outbox(tally)] == [first]
 
-    with duckdb.connect(str(tally.settings.duckdb_path), read_only=True) as db:
-        return db.execute(f'select distinct cast("date" as date) from {schema}."{table}"').fetchall()
 
-
-def test_rerunning_a_partition_range_replaces_only_that_clients_days(
-    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect, emulator: httpx.Client
+def test_rerunning_a_range_replaces_only_that_clients_days(
+    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect, emulator: httpx.Client, emulator_url: str
 ) -> None:
     acme = connect("acme", "meta_ads", seed=1)
-    connect("globex", "meta_ads", seed=2)
+    globex = connect("globex", "meta_ads", seed=2)
     for company in ("acme", "globex"):
         request(tally, company, "backfill", ["meta_ads"], days=60)
-    for run_request in tick(instance, tally).run_requests:
-        assert run_backfill(instance, tally, run_request)
-    tick(instance, tally)
-    before = campaign_days(tally)
+    assert run_pending(instance, tally) == [True, True]
 
     # Late attribution: acme's recent days gain conversions on the next pull; a sync re-pulls 28 of its 60 days.
     emulator.put(f"/_emulator/faults/meta_ads/{acme['account_id']}", json={"late_attribution": True})
     request(tally, "acme", "sync", ["meta_ads"])
-    for run_request in tick(instance, tally).run_requests:
-        assert run_backfill(instance, tally, run_request)
-    after = campaign_days(tally)
+    assert run_pending(instance, tally) == [True]
 
-    assert len(after) == len(before), "a re-pull must not duplicate or drop rows"
-    window_start = str(yesterday_in(acme["timezone"]) - timedelta(days=27))
-    changed = {key for key in after if after[key] != before[key]}
-    assert changed, "late conversions should have restated some of acme's recent days"
-    assert all(company == "acme" and day >= window_start for company, day, _ in changed)
+    for company, connection in (("acme", acme), ("globex", globex)):
+        end = yesterday_in(connection["timezone"])
+        served = served_meta_insights(emulator_url, connection["account_id"], end - timedelta(days=59), end)
+        rows = warehouse_query(
+            tally,
+            "select cast(date as varchar), campaign_id, spend from raw_meta_ads.campaign_daily "
+            f"where company_id = '{company}' order by all",
+        )
+        assert len(rows) == len({(r[0], r[1]) for r in rows}), "a re-pull must not duplicate rows"
+        assert len(rows) == len(served)
+        assert sum(Decimal(str(r[2])) for r in rows) == sum(Decimal(s["spend"]) for s in served)
 
 
-def campaign_days(tally: TallyResource) -> dict[tuple[str, str, str], str]:
-    """Conversions per (company, day, campaign) in the warehouse, failing on a duplicate key."""
-    import duckdb
+@pytest.mark.parametrize(("platform", "table"), [("meta_ads", "campaign_daily"), ("ga4", "traffic_daily")])
+def test_days_the_platform_now_returns_empty_lose_their_old_rows(
+    instance: dg.DagsterInstance,
+    tally: TallyResource,
+    connect: Connect,
+    emulator: httpx.Client,
+    platform: str,
+    table: str,
+) -> None:
+    connection = connect("acme", platform)
+    request(tally, "acme", "sync", [platform])
+    assert run_pending(instance, tally) == [True]
+    assert warehouse_query(tally, f"select count(*) from raw_{platform}.{table}")[0][0] > 0
+    request(tally, "acme", "sync", [platform])
+    assert run_pending(instance, tally) == [True]
 
-    with duckdb.connect(str(tally.settings.duckdb_path), read_only=True) as db:
-        rows = db.execute(
-            'select company_id, cast("date" as varchar), campaign_id, conversions from raw_meta_ads.campaign_daily'
-        ).fetchall()
-    keyed = {(company, day, campaign): conversions for company, day, campaign, conversions in rows}
-    assert len(keyed) == len(rows)
-    return keyed
+    # The platform now reports nothing for the account: a re-pull answers successfully with no rows for any day.
+    emulator.put(f"/_emulator/faults/{platform}/{connection['account_id']}", json={"no_delivery": True})
+    request(tally, "acme", "sync", [platform])
+    assert run_pending(instance, tally) == [True]
+    assert warehouse_query(tally, f"select count(*) from raw_{platform}.{table}") == [(0,)]
 
 
 def test_company_without_a_connection_to_the_platform_loads_nothing_and_succeeds(
@@ -177,51 +206,76 @@ def test_company_without_a_connection_to_the_platform_loads_nothing_and_succeeds
     assert materialization.metadata["skipped"].value == "no active tiktok_ads connection"
 
 
+def test_a_request_whose_platform_lost_its_connection_skips_it_and_loads_the_rest(
+    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
+) -> None:
+    connect("acme", "meta_ads")
+    request(tally, "acme", "backfill", ["meta_ads", "tiktok_ads"], days=30)
+    [run_request] = tick(instance, tally).run_requests
+    assert set(windows_of(run_request)) == {"meta_ads"}
+    assert execute(instance, tally, run_request)
+    [row] = outbox(tally)
+    assert row["status"] == "succeeded"
+    assert row["progress"]["tiktok_ads"] == {
+        "status": "skipped",
+        "partitions_done": 0,
+        "partitions_total": 0,
+        "error": "no active connection",
+    }
+
+
 @pytest.mark.parametrize("fault", [{"revoke_after": 0}, {"server_error": 50}])
-def test_platform_failure_fails_only_that_platform_and_is_recorded(
+def test_platform_failure_fails_only_that_platform_and_the_rest_is_published(
     instance: dg.DagsterInstance, tally: TallyResource, connect: Connect, emulator: httpx.Client, fault: dict
 ) -> None:
     meta = connect("acme", "meta_ads")
     connect("acme", "tiktok_ads")
     emulator.put(f"/_emulator/faults/meta_ads/{meta['account_id']}", json=fault).raise_for_status()
-    request(tally, "acme", "backfill", ["meta_ads", "tiktok_ads"], days=30)
-    outcomes = {
-        rr.tags["tally/platform"]: run_backfill(instance, tally, rr) for rr in tick(instance, tally).run_requests
-    }
-    assert outcomes == {"meta_ads": False, "tiktok_ads": True}
-    tick(instance, tally)
+    request_id = request(tally, "acme", "backfill", ["meta_ads", "tiktok_ads"], days=30)
+    [refresh] = tick(instance, tally).run_requests
+    assert not execute(instance, tally, refresh)
     [row] = outbox(tally)
-    assert row["status"] == "failed"
+    assert row["status"] == "running", "the loaded platform is not published yet"
     assert row["progress"]["tiktok_ads"]["status"] == "succeeded"
     assert row["progress"]["meta_ads"]["status"] == "failed"
-    assert "Meta Ads" in row["progress"]["meta_ads"]["error"]
+    assert row["progress"]["marts"]["status"] == "waiting"
+
+    [marts] = tick(instance, tally).run_requests
+    assert (marts.job_name, marts.partition_key, marts.run_key) == ("client_marts_job", "acme", f"marts-{request_id}")
+    assert execute(instance, tally, marts)
+    [row] = outbox(tally)
+    assert row["status"] == "failed"
+    assert row["error"].startswith("meta_ads: Meta Ads")
+    assert row["progress"]["marts"]["status"] == "succeeded"
     with tally.app_engine().connect() as db:
         from warehouse.connections import get_connection
 
         stored = get_connection(db, "acme", meta["id"])
     assert "Meta Ads" in stored["last_sync_error"]
     assert stored["status"] == ("error" if "revoke_after" in fault else "active")
-    assert warehouse_rows(tally.settings, "raw_tiktok_ads", "campaign_daily")
+    [(platforms,)] = warehouse_query(tally, "select list(distinct platform) from marts.campaign_daily")
+    assert platforms == ["tiktok_ads"]
+    assert tick(instance, tally).run_requests == []
 
 
-def test_a_failed_backfill_rerequested_ends_identical_to_a_clean_run(
-    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect, emulator: httpx.Client
+def test_a_failed_backfill_rerequested_ends_with_what_the_platform_serves(
+    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect, emulator: httpx.Client, emulator_url: str
 ) -> None:
     meta = connect("acme", "meta_ads")
     emulator.put(f"/_emulator/faults/meta_ads/{meta['account_id']}", json={"revoke_after": 2, "page_size": 20})
     request(tally, "acme", "backfill", ["meta_ads"], days=30)
-    [run_request] = tick(instance, tally).run_requests
-    assert not run_backfill(instance, tally, run_request)
-    tick(instance, tally)
+    assert run_pending(instance, tally) == [False]
+    assert outbox(tally)[0]["status"] == "failed"
     emulator.delete("/_emulator/faults").raise_for_status()
 
     request(tally, "acme", "backfill", ["meta_ads"], days=30)
-    [run_request] = tick(instance, tally).run_requests
-    assert run_backfill(instance, tally, run_request)
+    assert run_pending(instance, tally) == [True]
     end = yesterday_in(meta["timezone"])
-    clean = direct_rows(tally, "clean", "meta_ads", "acme", end - timedelta(days=29), end, seed=1)
-    for table in ("campaign_daily", "campaigns"):
-        assert warehouse_rows(tally.settings, "raw_meta_ads", table) == clean[table]
+    served = served_meta_insights(emulator_url, meta["account_id"], end - timedelta(days=29), end)
+    rows = warehouse_query(tally, "select campaign_id, cast(date as varchar), spend from raw_meta_ads.campaign_daily")
+    assert sorted((r[0], r[1], Decimal(str(r[2]))) for r in rows) == sorted(
+        (s["campaign_id"], s["date_start"], Decimal(s["spend"])) for s in served
+    )
 
 
 def test_credentials_never_reach_dagster_events_or_run_config(
@@ -230,22 +284,20 @@ def test_credentials_never_reach_dagster_events_or_run_config(
     sentinel = "sentinel-dagster-91c2"
     meta = connect("acme", "meta_ads", access_token=sentinel)
     request(tally, "acme", "backfill", ["meta_ads"], days=30)
-    [run_request] = tick(instance, tally).run_requests
-    assert run_backfill(instance, tally, run_request)
+    assert run_pending(instance, tally) == [True]
     emulator.put(f"/_emulator/faults/meta_ads/{meta['account_id']}", json={"revoke_after": 0})
     request(tally, "acme", "sync", ["meta_ads"])
-    [run_request] = backfills(tick(instance, tally))
-    assert not run_backfill(instance, tally, run_request)
+    assert run_pending(instance, tally) == [False]
     assert len(instance.get_runs()) == 2
     for run in instance.get_runs():
         assert sentinel not in json.dumps(run.run_config, default=str)
         assert sentinel not in json.dumps(run.tags)
         for record in instance.all_logs(run.run_id):
             assert sentinel not in str(record)
-    assert sentinel not in str(warehouse_rows(tally.settings, "raw_meta_ads", "campaign_daily"))
+    assert sentinel not in str(warehouse_query(tally, "select * from raw_meta_ads.campaign_daily"))
 
 
-def test_daily_refresh_queues_a_sync_of_every_connected_company(
+def test_daily_refresh_queues_a_sync_of_every_connected_company_not_already_syncing(
     instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
 ) -> None:
     from orchestration.schedules import daily_refresh_job
@@ -253,43 +305,22 @@ def test_daily_refresh_queues_a_sync_of_every_connected_company(
     connect("acme", "meta_ads")
     connect("acme", "ga4")
     connect("globex", "tiktok_ads")
+    connect("initech", "meta_ads")
+    still_running = request(tally, "initech", "sync", ["meta_ads"])
     result = daily_refresh_job.execute_in_process(instance=instance, resources={"tally": tally})
     assert result.success and result.output_for_node("queue_daily_syncs") == 2
     queued = {row["company_id"]: sorted(row["platforms"]) for row in outbox(tally) if row["kind"] == "sync"}
-    assert queued == {"acme": ["ga4", "meta_ads"], "globex": ["tiktok_ads"]}
-    windows = {
-        rr.tags["tally/platform"]: len({p.partition_key for p in rr.asset_graph_subset.iterate_asset_partitions()})
-        for rr in tick(instance, tally).run_requests
-    }
-    assert windows == {"meta_ads": 28, "ga4": 3, "tiktok_ads": 28}
-
-
-def test_finished_request_rebuilds_the_marts_from_the_raw_tables(
-    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
-) -> None:
-    import duckdb
-
-    from orchestration.assets.marts import marts
-
-    connect("acme", "meta_ads")
-    connect("acme", "google_ads")
-    request(tally, "acme", "backfill", ["meta_ads", "google_ads"], days=30)
+    assert queued == {"acme": ["ga4", "meta_ads"], "globex": ["tiktok_ads"], "initech": ["meta_ads"]}
+    assert [row["id"] for row in outbox(tally) if row["company_id"] == "initech"] == [still_running]
+    lengths = {}
     for run_request in tick(instance, tally).run_requests:
-        assert run_backfill(instance, tally, run_request)
-    [marts_request] = tick(instance, tally).run_requests
-    assert {key.to_user_string() for key in marts_request.asset_selection} == {
-        "marts/campaign_daily",
-        "marts/metric_daily",
+        for platform, (start, end) in windows_of(run_request).items():
+            lengths[platform, run_request.tags["tally/company_id"]] = (
+                date.fromisoformat(end) - date.fromisoformat(start)
+            ).days + 1
+    assert lengths == {
+        ("meta_ads", "acme"): 28,
+        ("ga4", "acme"): 3,
+        ("tiktok_ads", "globex"): 28,
+        ("meta_ads", "initech"): 28,
     }
-    assert marts_request.tags["tally/company_id"] == "acme"
-    result = dg.materialize([marts], instance=instance, resources={"tally": tally}, tags=marts_request.tags)
-    assert result.success
-    with duckdb.connect(str(tally.settings.duckdb_path), read_only=True) as db:
-        per_platform = dict(db.execute("select platform, count(*) from marts.campaign_daily group by 1").fetchall())
-        raw = {
-            platform: db.execute(f"select count(*) from raw_{platform}.campaign_daily").fetchone()[0]
-            for platform in ("meta_ads", "google_ads")
-        }
-        spend = db.execute("select count(*) from marts.metric_daily where metric_key = 'spend'").fetchone()[0]
-    assert per_platform == raw and spend > 0
-    assert tick(instance, tally).run_requests == []

@@ -1,0 +1,156 @@
+"""One client's refresh as one Dagster run: every requested platform fetched, then written, then that client's
+marts rebuilt and published.
+
+A request (a sync or a backfill) used to cost a run per platform plus a marts run, each with its own process
+start-up. Here it is one run on the in-process executor: ``plan_refresh`` fans out one step pair per platform,
+``fetch_days`` (HTTP and normalisation, no lock, so clients fetch side by side) and ``write_days`` (the only
+platform step that holds the DuckDB ``warehouse_writer`` pool), and ``refresh_client_marts`` publishes the
+client's marts once every platform is written. Each step records its progress on the request's step row, and the
+marts step records the request's final state, so ``succeeded`` means the data is served.
+
+The raw assets' (client, day) partitions and the marts' client partition are materialized by these steps, so
+the asset pages show what the run loaded. A platform that fails fails its own step (and the run), the marts step
+does not run, and the run_requests sensor publishes what the other platforms loaded with a marts run of its own.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import dagster as dg
+
+from orchestration.assets.marts import mart_asset_key, publish_client_marts
+from orchestration.assets.raw import (
+    FetchedDays,
+    WrittenDays,
+    fetch_platform,
+    raw_asset_key,
+    warehouse_pool,
+    write_platform,
+)
+from orchestration.partitions import ClientDays, partition_key
+from orchestration.resources import TallyResource
+from tally.run_tags import TAG_REQUEST
+from warehouse import run_requests as outbox
+from warehouse.models import MART_MODELS
+
+JOB_NAME = "client_refresh_job"
+
+
+class PlatformWindow(dg.Config):
+    """One platform's local days to load (inclusive ISO dates)."""
+
+    platform: str
+    start: str
+    end: str
+
+
+class RefreshPlan(dg.Config):
+    """What a refresh loads: one client, and a window per platform. No credential: those are read in the run."""
+
+    company_id: str
+    windows: list[PlatformWindow]
+
+
+def refresh_run_config(company_id: str, windows: dict[str, tuple[date, date]]) -> dict[str, Any]:
+    """The run config of a refresh of ``company_id`` over each platform's window."""
+    listed = [
+        {"platform": platform, "start": start.isoformat(), "end": end.isoformat()}
+        for platform, (start, end) in sorted(windows.items())
+    ]
+    return {"ops": {"plan_refresh": {"config": {"company_id": company_id, "windows": listed}}}}
+
+
+@dataclass(frozen=True)
+class PlannedLoad:
+    """One platform step of a refresh: the platform and the client's days."""
+
+    platform: str
+    span: ClientDays
+
+
+@dg.op(out={"platforms": dg.DynamicOut(PlannedLoad), "client": dg.Out(str)})
+def plan_refresh(context: dg.OpExecutionContext, tally: TallyResource, config: RefreshPlan):
+    """Fan out one fetch-and-write pair per platform of the plan; the request is running from here on."""
+    request_id = context.run.tags.get(TAG_REQUEST)
+    if request_id:
+        with tally.app_engine().begin() as db:
+            outbox.mark_running(db, request_id, context.run_id)
+    for window in config.windows:
+        span = ClientDays(config.company_id, date.fromisoformat(window.start), date.fromisoformat(window.end))
+        planned = PlannedLoad(window.platform, span)
+        yield dg.DynamicOutput(planned, output_name="platforms", mapping_key=window.platform)
+    yield dg.Output(config.company_id, output_name="client")
+
+
+@dg.op(description="Fetch one platform's days of the client and normalise them; holds no warehouse lock.")
+def fetch_days(context: dg.OpExecutionContext, tally: TallyResource, planned: PlannedLoad) -> FetchedDays:
+    platform, span = planned.platform, planned.span
+    request_id = context.run.tags.get(TAG_REQUEST)
+    _record(tally, request_id, platform, "running", partitions_done=0)
+
+    def progress(days_fetched: int) -> None:
+        _record(tally, request_id, platform, "running", partitions_done=days_fetched)
+
+    try:
+        return fetch_platform(context, tally, platform, span, on_progress=progress)
+    except dg.Failure as failure:
+        _record(tally, request_id, platform, "failed", error=failure.description)
+        raise
+
+
+@dg.op(pool=warehouse_pool(), description="Write one platform's fetched days into its raw tables.")
+def write_days(context: dg.OpExecutionContext, tally: TallyResource, fetched: FetchedDays) -> str:
+    request_id = context.run.tags.get(TAG_REQUEST)
+    try:
+        written = write_platform(context, tally, fetched)
+    except dg.Failure as failure:
+        _record(tally, request_id, fetched.platform, "failed", error=failure.description)
+        raise
+    _report_raw_partitions(context, written)
+    status = "skipped" if fetched.skipped else "succeeded"
+    _record(tally, request_id, fetched.platform, status, partitions_done=fetched.span.days, error=fetched.skipped)
+    return fetched.platform
+
+
+@dg.op(pool=warehouse_pool(), description="Rebuild and publish the client's marts, then record the request's outcome.")
+def refresh_client_marts(context: dg.OpExecutionContext, tally: TallyResource, client: str, written: list[str]) -> None:
+    metadata = publish_client_marts(context, tally, [client], context.run.tags.get(TAG_REQUEST))
+    for name in MART_MODELS:
+        context.log_event(dg.AssetMaterialization(asset_key=mart_asset_key(name), partition=client, metadata=metadata))
+
+
+@dg.job(
+    name=JOB_NAME,
+    executor_def=dg.in_process_executor,
+    description="One client's sync or backfill: each platform fetched and written, then the client's marts published.",
+)
+def client_refresh_job() -> None:
+    platforms, client = plan_refresh()
+    written = platforms.map(lambda planned: write_days(fetch_days(planned)))
+    refresh_client_marts(client, written.collect())
+
+
+def _report_raw_partitions(context: dg.OpExecutionContext, written: WrittenDays) -> None:
+    """Materialize each (client, day) partition of the platform's raw tables that the write covered."""
+    span = written.fetched.span
+    days = [span.start + timedelta(days=n) for n in range(span.days)]
+    for table, metadata in written.metadata_by_table().items():
+        key = raw_asset_key(written.fetched.platform, table)
+        for day in days:
+            partition = str(partition_key(span.company_id, day))
+            context.log_event(dg.AssetMaterialization(asset_key=key, partition=partition, metadata=metadata))
+
+
+def _record(
+    tally: TallyResource,
+    request_id: str | None,
+    platform: str,
+    status: str,
+    partitions_done: int | None = None,
+    error: str | None = None,
+) -> None:
+    """Record a platform step's state on its request (a run launched by hand has none)."""
+    if request_id:
+        with tally.app_engine().begin() as db:
+            outbox.update_step(db, request_id, platform, status, partitions_done=partitions_done, error=error)

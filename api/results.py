@@ -1,7 +1,8 @@
 """What the results routes share: the allowed query values, their parsing, and the period they ask for.
 
 Query values are checked here rather than by FastAPI's types so a bad one answers 400 with a message naming
-the allowed values. The period boundaries themselves come from ``sql/rollups/periods.sql``.
+the allowed values. The sort columns and the ``period_end`` check are ``warehouse/query_values.py``'s, shared
+with the assistant's tools; the period boundaries themselves come from ``sql/rollups/periods.sql``.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.ai.model import LanguageModel
 from api.auth import Principal, TokenVerifier
+from assistant.model import LanguageModel
 from tally.errors import AuthenticationFailed, NotFound, PermissionDenied
 from tally.settings import Settings
 from warehouse.vault import CredentialVault

@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI
 
-from api.ai.model import create_language_model
 from api.auth import TokenVerifier
 from api.errors import install_error_handlers
 from api.request_checks import REQUEST_ERRORS, BodySizeLimit, well_formed_request
 from api.routes import assistant, connections, goals, platforms, results, runs
+from assistant.model import create_language_model
 from tally.settings import Settings
 from warehouse.app_database import create_app_engine
 from warehouse.serving import open_marts

@@ -1,29 +1,23 @@
 """What the results routes share: the allowed query values, their parsing, and the period they ask for.
 
 Query values are checked here rather than by FastAPI's types so a bad one answers 400 with a message naming
-the allowed values. The period boundaries themselves come from ``sql/rollups/periods.sql``.
+the allowed values. The sort columns and the ``period_end`` check are ``warehouse/query_values.py``'s, shared
+with the assistant's tools; the period boundaries themselves come from ``sql/rollups/periods.sql``.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import date, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query, Request
 
 from pipelines.registry import PLATFORMS
 from tally.errors import InvalidRequest
-from warehouse.results import ADDITIVE_METRICS, PERIOD_TYPES, PeriodQuery, today
+from warehouse.query_values import parse_period_end
+from warehouse.results import PERIOD_TYPES, PeriodQuery
 from warehouse.serving import Marts
 
-# The campaign columns /results/campaigns sorts by: the ad platforms' additive metrics, then derived ones.
-SORT_COLUMNS = (*ADDITIVE_METRICS[:6], "frequency", "roas", "cpa", "cpm", "ctr", "campaign_name")
 SORT_DIRECTIONS = ("asc", "desc")
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# The first place on Earth where a day begins: a date later than today there is in the future everywhere.
-EARLIEST_TIME_ZONE = ZoneInfo("Etc/GMT-14")
 
 
 def enum(allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -36,21 +30,6 @@ def one_of(name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise InvalidRequest(f"{name} must be one of: {', '.join(allowed)}")
     return value
-
-
-def parse_period_end(value: str | None) -> date:
-    """A ``YYYY-MM-DD`` date that is not in the future anywhere; today when absent."""
-    if value is None:
-        return today()
-    try:
-        if not ISO_DATE.match(value):
-            raise ValueError(value)
-        parsed = date.fromisoformat(value)
-    except ValueError:
-        raise InvalidRequest("period_end must be a date as YYYY-MM-DD") from None
-    if parsed > datetime.now(EARLIEST_TIME_ZONE).date():
-        raise InvalidRequest("period_end must not be in the future")
-    return parsed
 
 
 async def period_query(

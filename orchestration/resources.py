@@ -12,7 +12,7 @@ import dagster as dg
 import sqlalchemy as sa
 from pydantic import PrivateAttr
 
-from api.ai.model import LanguageModel, create_language_model
+from assistant.model import LanguageModel, create_language_model
 from tally.settings import Settings
 from warehouse.app_database import create_app_engine
 from warehouse.vault import CredentialVault

@@ -80,8 +80,10 @@ class PlatformSpec:
     credentials_model: type[Credentials]
     test_connection: TestConnection
     source: SourceFactory
+    # Days a sync re-pulls (late conversions are restated), from the connector's settings module; the one
+    # definition that TALLY_LOOKBACK_DAYS overrides per platform (pipelines.registry.lookback_days).
+    lookback_days: int
     kind: str = "ads"
-    lookback_days: int = 28
 
     def credential_fields(self) -> list[CredentialField]:
         """The credential form, derived from the schema so it cannot drift from validation."""

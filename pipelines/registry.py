@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from pipelines import ga4, google_ads, meta_ads, shopify, tiktok_ads
 from pipelines.base import ConnectionTestResult, Credentials, PlatformSpec
-from tally.errors import InvalidCredentials, InvalidPlatform, PlatformError
+from tally.errors import ConfigurationError, InvalidCredentials, InvalidPlatform, PlatformError
 from tally.settings import Settings
 
 PLATFORMS: dict[str, PlatformSpec] = {
@@ -42,3 +42,18 @@ def check_connection(spec: PlatformSpec, credentials: Credentials, settings: Set
         return spec.test_connection(credentials, settings)
     except PlatformError as exc:
         return ConnectionTestResult(success=False, error=exc.message)
+
+
+def lookback_days(settings: Settings, platform: str) -> int:
+    """Days a sync of ``platform`` re-pulls: its ``TALLY_LOOKBACK_DAYS`` override, else the connector's own default.
+
+    An override naming no platform is refused rather than ignored, so a misspelt key cannot silently leave a
+    platform on its default.
+    """
+    spec = get_platform(platform)
+    unknown = sorted(set(settings.lookback_days) - set(PLATFORMS))
+    if unknown:
+        raise ConfigurationError(
+            f"TALLY_LOOKBACK_DAYS names an unknown platform: {', '.join(unknown)}; expected {', '.join(PLATFORMS)}"
+        )
+    return settings.lookback_days.get(platform, spec.lookback_days)

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,9 +84,12 @@ class Settings(BaseSettings):
     http_max_retry_delay_seconds: float = Field(default=60.0, description="Longest wait between attempts.")
 
     history_start: date = Field(default=date(2024, 1, 1), description="First day of the daily partitions.")
-    lookback_days: dict[str, int] = Field(
-        default={"meta_ads": 28, "google_ads": 30, "tiktok_ads": 28, "shopify": 7, "ga4": 3},
-        description="Days a sync re-pulls per platform, ending yesterday in the account's time zone.",
+    # Only the overrides: each platform's own default lives in its connector (pipelines/<platform>/settings.py),
+    # and pipelines.registry.lookback_days merges these onto them.
+    lookback_days: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="Days a sync re-pulls (ending yesterday in the account's time zone) for the platforms named, "
+        'as JSON such as `{"ga4": 5}`; every other platform keeps its connector\'s default.',
     )
 
     # The OpenAI SDK's own variable names, so one environment serves Tally and any other OpenAI client.

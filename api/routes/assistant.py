@@ -12,12 +12,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.ai.ask import answer_question
-from api.ai.figures import CompanyFigures
-from api.ai.qbr import llm_summary, qbr_figures, template_summary
 from api.deps import AUTH_ERRORS, AppEngine, CurrentPrincipal, Db, LanguageModelDep, UpdateCompany, ViewCompany
 from api.fields import Question, UtcDateTime
 from api.results import MartsDep
+from assistant.ask import answer_question
+from assistant.figures import CompanyFigures
+from assistant.qbr import llm_summary, qbr_figures, template_summary
 from tally.errors import InvalidRequest, ModelNotConfigured
 from warehouse import insights as insight_store
 from warehouse import qbrs as qbr_store

@@ -12,9 +12,10 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import AUTH_ERRORS, Db, ViewCompany
-from api.results import SORT_COLUMNS, SORT_DIRECTIONS, MartsDep, PeriodDep, PlatformDep, enum, one_of
+from api.results import SORT_DIRECTIONS, MartsDep, PeriodDep, PlatformDep, enum, one_of
 from warehouse import insights as insight_store
 from warehouse import run_requests as outbox
+from warehouse.query_values import SORT_COLUMNS
 from warehouse.results import currency_warning, load_period, period_metrics
 
 router = APIRouter(prefix="/api/clients/{companyId}/results", tags=["results"])

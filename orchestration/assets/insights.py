@@ -11,9 +11,9 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
-from api.ai.figures import CompanyFigures
-from api.ai.insight import insight_record, last_full_week_end, template_insight, weekly_figures, weekly_insight
-from api.ai.model import LanguageModel
+from assistant.figures import CompanyFigures
+from assistant.insight import insight_record, last_full_week_end, template_insight, weekly_figures, weekly_insight
+from assistant.model import LanguageModel
 from orchestration.assets.marts import mart_asset_key
 from orchestration.assets.raw import OWNERS
 from orchestration.partitions import clients_partitions_def

@@ -76,7 +76,7 @@ def access_token(http: PlatformHTTP, credentials: GA4Credentials) -> AccessToken
     service_account = credentials.service_account()
     if service_account is not None:
         return service_account_access_token(http, service_account, SCOPE)
-    return refresh_access_token(http, *credentials.oauth_grant())
+    return refresh_access_token(http, *credentials.oauth_grant(), SCOPE)
 
 
 def bearer(token: AccessToken) -> HeaderAuth:

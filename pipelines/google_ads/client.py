@@ -28,6 +28,7 @@ from pipelines.google_ads.settings import (
     CUSTOMER_FIELDS,
     DISPLAY_NAME,
     PLATFORM,
+    SCOPE,
     SEARCH_PATH,
 )
 from pipelines.google_oauth import AccessToken, refresh_access_token
@@ -116,7 +117,7 @@ def google_ads_http(settings: Settings, credentials: GoogleAdsCredentials) -> Go
 
 def access_token(http: GoogleAdsHTTP, credentials: GoogleAdsCredentials) -> AccessToken:
     """An access token from the refresh token; a refused grant is an auth error naming Google Ads."""
-    return refresh_access_token(http, *credentials.oauth_grant())
+    return refresh_access_token(http, *credentials.oauth_grant(), SCOPE)
 
 
 def request_auth(credentials: GoogleAdsCredentials, token: AccessToken) -> HeaderAuth:

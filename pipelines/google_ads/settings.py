@@ -7,6 +7,8 @@ import polars as pl
 PLATFORM = "google_ads"
 DISPLAY_NAME = "Google Ads"
 ICON = "google-ads"
+# The one OAuth scope the Google Ads API accepts; the refresh grant asks for it alone.
+SCOPE = "https://www.googleapis.com/auth/adwords"
 
 # Sync lookback (DESIGN.md section 4): conversions are credited to the click's day and restated for as long as
 # the conversion action's window (up to 90 days); 30 covers the default window.

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from uuid import uuid4
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from pipelines import ga4
 from pipelines.emulator.ga4 import PERMISSION_DENIED, property_account
 from pipelines.ga4 import GA4Credentials
 from pipelines.ga4.settings import SCOPE
+from tally.background_server import serve_in_thread
 from tally.settings import Settings
 
 CredentialKind = Literal["service_account", "oauth"]
@@ -77,3 +80,44 @@ def test_a_property_that_keeps_failing_is_reported_not_raised(
     assert not result.success
     assert result.error == "Google Analytics 4: server error after retries: Internal error encountered. (INTERNAL)"
     assert emulator.get(f"/_emulator/requests/ga4/{property_id}").json() == {"requests": settings.http_max_attempts}
+
+
+@pytest.fixture()
+def token_endpoint(settings: Settings) -> Iterator[tuple[Settings, list[dict[str, Any]], list[int]]]:
+    """Settings whose Google token endpoint is a stand-in answering what the test puts in ``answers``.
+
+    Each grant is answered with ``answers[0]`` (``{"status": ..., "body": ...}``); ``calls`` counts the requests.
+    """
+    answers: list[dict[str, Any]] = []
+    calls: list[int] = []
+    app = FastAPI()
+
+    @app.post("/token")
+    def token() -> JSONResponse:
+        calls.append(1)
+        return JSONResponse(answers[0]["body"], status_code=answers[0]["status"])
+
+    with serve_in_thread(app) as url:
+        yield settings.model_copy(update={"google_oauth_base_url": url}), answers, calls
+
+
+@pytest.mark.parametrize("kind", ["service_account", "oauth"])
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (503, {"error": "backendError"}, "server error after retries: backendError"),
+        (200, {"token_type": "Bearer", "expires_in": 3599}, "Google's token endpoint answered without a token"),
+    ],
+)
+def test_a_token_endpoint_that_fails_is_reported_without_secrets(
+    token_endpoint: tuple[Settings, list[dict[str, Any]], list[int]], ga4_credentials: MakeCredentials,
+    kind: CredentialKind, status: int, body: dict[str, Any], error: str,
+) -> None:  # fmt: skip
+    settings, answers, calls = token_endpoint
+    answers.append({"status": status, "body": body})
+    secret = f"secret-{uuid4().hex}"
+    result = ga4.test_connection(ga4_credentials(new_property(), kind, secret), settings)
+    assert not result.success
+    assert result.error == f"Google Analytics 4: {error}"
+    assert len(calls) == (settings.http_max_attempts if status >= 500 else 1)
+    assert secret not in result.model_dump_json()

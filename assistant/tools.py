@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.ai.figures import CompanyFigures
-from api.ai.model import LanguageModel
-from api.results import SORT_COLUMNS, parse_period_end
+from assistant.figures import CompanyFigures
+from assistant.model import LanguageModel
 from pipelines.registry import PLATFORMS
 from tally.errors import InvalidRequest
+from warehouse.query_values import SORT_COLUMNS, parse_period_end
 from warehouse.results import PERIOD_TYPES
 
 PeriodType = Literal[PERIOD_TYPES]  # type: ignore[valid-type]

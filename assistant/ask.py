@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from api.ai.figures import CompanyFigures
-from api.ai.model import LanguageModel, reply_text
-from api.ai.tools import run_tool, tool_specs
+from assistant.figures import CompanyFigures
+from assistant.model import LanguageModel, reply_text
+from assistant.tools import run_tool, tool_specs
 from warehouse.results import today
 
 log = logging.getLogger("tally.ai")

@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from api.ai.figures import CompanyFigures, period_out
-from api.ai.model import LanguageModel
-from api.ai.tools import json_values, reply_on_data
-from api.ai.wording import campaign_phrase, goals_to_watch, headline
+from assistant.figures import CompanyFigures, period_out
+from assistant.model import LanguageModel
+from assistant.tools import json_values, reply_on_data
+from assistant.wording import campaign_phrase, goals_to_watch, headline
 
 MONTHS = 3
 TOP_CAMPAIGNS = 5

@@ -1,0 +1,46 @@
+"""The import arrows of DESIGN.md section 2, checked in a fresh interpreter so no other test's imports count."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+OUR_PACKAGES = ("api", "assistant", "orchestration", "pipelines", "sql", "tally", "warehouse")
+
+
+def run_python(code: str) -> str:
+    """What ``code`` prints when run by a new interpreter from the repository root."""
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_dagster_definitions_load_no_module_of_the_api() -> None:
+    code = (
+        "import orchestration.definitions, sys; print([m for m in sys.modules if m == 'api' or m.startswith('api.')])"
+    )
+    assert run_python(code) == "[]\n"
+
+
+@pytest.mark.parametrize(
+    ("package", "may_import"),
+    [
+        ("assistant", {"assistant", "warehouse", "pipelines", "tally"}),
+        ("pipelines", {"pipelines", "tally"}),
+    ],
+)
+def test_a_package_imports_only_the_layers_below_it(package: str, may_import: set[str]) -> None:
+    """Every module of ``package`` imported; the packages of ours that this loads are the allowed ones."""
+    code = (
+        "import importlib, pkgutil, sys; "
+        f"package = importlib.import_module({package!r}); "
+        "[importlib.import_module(m.name) for m in pkgutil.walk_packages(package.__path__, package.__name__ + '.')]; "
+        f"print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}} & set({OUR_PACKAGES!r}))))"
+    )
+    loaded = set(run_python(code).split())
+    assert package in loaded
+    assert loaded <= may_import, f"{package} imports {sorted(loaded - may_import)}"

@@ -24,7 +24,9 @@ from orchestration.assets.marts import mart_asset_key
 from orchestration.client_refresh import JOB_NAME, client_refresh_job, refresh_run_config
 from orchestration.partitions import CLIENTS, clients_partitions_def
 from orchestration.resources import TallyResource
+from pipelines.registry import lookback_days
 from tally.run_tags import MARTS_STEP, TAG_COMPANY, TAG_REQUEST
+from tally.settings import Settings
 from warehouse import connections as store
 from warehouse import run_requests as outbox
 from warehouse.models import MART_MODELS
@@ -44,11 +46,11 @@ client_marts_job = dg.define_asset_job(
 
 
 def request_window(
-    request: dict[str, Any], platform: str, timezone: str | None, lookback: dict[str, int], now: datetime
+    request: dict[str, Any], platform: str, timezone: str | None, settings: Settings, now: datetime
 ) -> tuple[date, date]:
     """The days a request loads for a platform: N days ending yesterday in the account's own time zone."""
     yesterday = now.astimezone(ZoneInfo(timezone or "UTC")).date() - timedelta(days=1)
-    days = request["days"] if request["kind"] == "backfill" else lookback.get(platform, 7)
+    days = request["days"] if request["kind"] == "backfill" else lookback_days(settings, platform)
     return yesterday - timedelta(days=days - 1), yesterday
 
 
@@ -61,7 +63,7 @@ def plan(tally: TallyResource, request: dict[str, Any], now: datetime) -> list[P
             if connection is None:
                 steps.append(PlannedStep(platform, None, None, skipped="no active connection"))
                 continue
-            start, end = request_window(request, platform, connection["timezone"], tally.settings.lookback_days, now)
+            start, end = request_window(request, platform, connection["timezone"], tally.settings, now)
             steps.append(PlannedStep(platform, start, end))
         return outbox.plan_steps(db, request["id"], steps)
 

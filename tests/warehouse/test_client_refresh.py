@@ -26,7 +26,7 @@ from tests.warehouse.raw_tables import (
     write_acme,
     write_raw,
 )
-from warehouse.models import query, warehouse_transaction
+from warehouse.models import query, run_models, warehouse_transaction
 from warehouse.serving import CURRENT, refresh_marts
 
 META = "raw_meta_ads.campaign_daily"
@@ -56,6 +56,17 @@ def test_a_clients_refresh_rewrites_its_rows_and_leaves_every_other_clients_rows
 
     refresh_marts(empty_warehouse)
     assert metric_rows(empty_warehouse, "globex") == globex_metrics("250")
+    assert metric_rows(empty_warehouse, "acme") == ACME_RESTATED_METRICS
+
+
+def test_readers_see_the_clients_old_rows_until_its_refresh_commits(empty_warehouse: Settings) -> None:
+    """Mid-refresh, with acme's rows deleted and re-inserted but not committed, a reader still sees all old rows."""
+    write_both(empty_warehouse)
+    refresh_marts(empty_warehouse, ["acme"])
+    replace_raw(empty_warehouse, META, "acme", ACME_RESTATED)
+    with warehouse_transaction(empty_warehouse) as warehouse:
+        run_models(warehouse, ["acme"])
+        assert metric_rows(empty_warehouse, "acme") == ACME_METRICS
     assert metric_rows(empty_warehouse, "acme") == ACME_RESTATED_METRICS
 
 

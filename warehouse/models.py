@@ -3,13 +3,21 @@
 The same files run on the DuckDB warehouse and on PostgreSQL. A staging model whose raw table has not been
 loaded yet (a client without that platform) becomes an empty view of the same columns and types, from
 ``sql/staging/empty/``, so the marts always build.
+
+A client's refresh rewrites that client's rows only: the mart models read a ``:company_id`` parameter (null
+for every company), so one file serves both the full rebuild after a model change and a client's refresh, whose
+cost is then that client's rows, not every client's. Views and tables are created once, when missing; DDL takes
+an exclusive PostgreSQL advisory lock and row writes a shared one, so concurrent client refreshes run side by
+side and never race a ``create``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +38,19 @@ class StagingModel:
     raw_table: str
     empty: str
 
+    @property
+    def raw_relation(self) -> str:
+        """The raw table as the view's SQL names it, which is how a view over it is told from its stand-in."""
+        return f"{self.raw_schema}.{self.raw_table}"
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """What one run of the models did: which staging models had raw data, and how many mart rows it wrote."""
+
+    built: dict[str, bool]
+    rows: int
+
 
 STAGING_MODELS = [
     StagingModel(f"stg_{platform}__{table}", f"raw_{platform}", table, f"ad_{table}")
@@ -41,8 +62,14 @@ STAGING_MODELS = [
 ]
 # In dependency order: metric_daily reads campaign_daily.
 MART_MODELS = ["campaign_daily", "metric_daily"]
+# Mart rows are stored in this order: DuckDB's zone maps then skip the other companies, and PostgreSQL indexes it.
+MART_ORDER = "company_id, date"
 # The sql package sits beside this one, in a checkout and when installed.
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)\b")
+# The PostgreSQL advisory lock that serialises the models' DDL against every refresh (any fixed bigint).
+MODELS_LOCK = 7_461_001
+EVERY_COMPANY: dict[str, Any] = {"company_id": None}
 
 
 def model_sql(*path: str) -> str:
@@ -50,28 +77,117 @@ def model_sql(*path: str) -> str:
     return SQL_DIR.joinpath(*path).read_text()
 
 
-def run_models(warehouse: Warehouse) -> dict[str, bool]:
-    """Build every staging view and mart table; returns, per staging model, whether its raw table existed.
+def run_models(warehouse: Warehouse, company_ids: Collection[str] | None = None) -> ModelRun:
+    """Rebuild every view and mart (``None``, for a model change), or rewrite only these companies' mart rows.
 
     The caller owns the transaction: run it inside one (``engine.begin()``, or DuckDB's ``begin``/``commit``)
-    so that readers see the old marts or the new ones, never none.
+    so that readers see a company's old rows or its new ones, never none.
     """
-    execute(warehouse, "create schema if not exists staging")
-    execute(warehouse, "create schema if not exists marts")
+    if company_ids is None:
+        return rebuild_models(warehouse)
+    built = ensure_models(warehouse)
+    rows = sum(refresh_company(warehouse, company) for company in sorted(set(company_ids)))
+    return ModelRun(built=built, rows=rows)
+
+
+def rebuild_models(warehouse: Warehouse) -> ModelRun:
+    """Replace every staging view and build every mart anew from all companies' raw rows."""
+    lock_models(warehouse, exclusive=True)
+    create_schemas(warehouse)
     loaded = raw_tables(warehouse)
-    built = {}
     for model in STAGING_MODELS:
-        built[model.name] = (model.raw_schema, model.raw_table) in loaded
-        select = model_sql("staging", f"{model.name}.sql") if built[model.name] else empty_sql(model)
-        replace_view(warehouse, "staging", model.name, select)
+        replace_view(warehouse, "staging", model.name, staging_sql(model, loaded))
     for name in MART_MODELS:
         replace_table(warehouse, "marts", name, model_sql("marts", f"{name}.sql"))
-    return built
+    rows = sum(query(warehouse, f"select count(*) from marts.{name}")[0][0] for name in MART_MODELS)
+    return ModelRun(built=built_models(loaded), rows=rows)
+
+
+def ensure_models(warehouse: Warehouse) -> dict[str, bool]:
+    """Create what is missing (first run, a platform loaded for the first time), leave the rest alone.
+
+    The catalog is read before any lock: a refresh with nothing to create takes the shared lock and runs
+    beside the others; one that must create takes the exclusive lock and looks again, since another refresh
+    may have created the same things meanwhile.
+    """
+    loaded = raw_tables(warehouse)
+    if outdated_models(warehouse, loaded) is None:
+        lock_models(warehouse, exclusive=False)
+        return built_models(loaded)
+    lock_models(warehouse, exclusive=True)
+    loaded = raw_tables(warehouse)
+    views, tables = outdated_models(warehouse, loaded) or ([], [])
+    create_schemas(warehouse)
+    for model in views:
+        replace_view(warehouse, "staging", model.name, staging_sql(model, loaded))
+    for name in tables:
+        create_table(warehouse, "marts", name, model_sql("marts", f"{name}.sql"))
+    return built_models(loaded)
+
+
+def outdated_models(warehouse: Warehouse, loaded: set[tuple[str, str]]) -> tuple[list[StagingModel], list[str]] | None:
+    """The staging views to (re)create and the mart tables to create, or None when there are none.
+
+    A view is recreated when it is missing, or when it is still the empty stand-in although its raw table
+    now exists (its definition does not name the raw table).
+    """
+    relations = existing_relations(warehouse)
+    views = [
+        model
+        for model in STAGING_MODELS
+        if ("staging", model.name) not in relations
+        or (
+            (model.raw_schema, model.raw_table) in loaded
+            and model.raw_relation not in (relations[("staging", model.name)] or "").lower()
+        )
+    ]
+    tables = [name for name in MART_MODELS if ("marts", name) not in relations]
+    return (views, tables) if views or tables else None
+
+
+def refresh_company(warehouse: Warehouse, company_id: str) -> int:
+    """Delete one company's rows from each mart and insert the model's rows for it; returns the rows written."""
+    company = {"company_id": company_id}
+    written = 0
+    for name in MART_MODELS:
+        execute(warehouse, f"delete from marts.{name} where company_id = :company_id", company)
+        written += write_rows(
+            warehouse,
+            f"insert into marts.{name}\nselect * from (\n{model_sql('marts', f'{name}.sql')}\n) as model\n"
+            f"order by {MART_ORDER}",
+            company,
+        )
+    return written
+
+
+def built_models(loaded: set[tuple[str, str]]) -> dict[str, bool]:
+    """Per staging model, whether its raw table exists (else it is the empty stand-in)."""
+    return {model.name: (model.raw_schema, model.raw_table) in loaded for model in STAGING_MODELS}
+
+
+def staging_sql(model: StagingModel, loaded: set[tuple[str, str]]) -> str:
+    """The model's own SQL when its raw table exists, else its empty stand-in."""
+    if (model.raw_schema, model.raw_table) in loaded:
+        return model_sql("staging", f"{model.name}.sql")
+    return empty_sql(model)
 
 
 def empty_sql(model: StagingModel) -> str:
     """The typed, row-less stand-in of a staging model."""
     return model_sql("staging", "empty", f"{model.empty}.sql")
+
+
+def create_schemas(warehouse: Warehouse) -> None:
+    """The schemas the models write to."""
+    execute(warehouse, "create schema if not exists staging")
+    execute(warehouse, "create schema if not exists marts")
+
+
+def lock_models(warehouse: Warehouse, exclusive: bool) -> None:
+    """PostgreSQL: hold the models' advisory lock until the transaction ends (DuckDB has one writer anyway)."""
+    if isinstance(warehouse, sa.Connection):
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        execute(warehouse, f"select {function}({MODELS_LOCK})")
 
 
 def replace_view(warehouse: Warehouse, schema: str, name: str, select: str) -> None:
@@ -80,23 +196,32 @@ def replace_view(warehouse: Warehouse, schema: str, name: str, select: str) -> N
     execute(warehouse, f"create view {schema}.{name} as\n{select}")
 
 
-def replace_table(warehouse: Warehouse, schema: str, name: str, select: str) -> None:
+def replace_table(
+    warehouse: Warehouse, schema: str, name: str, select: str, params: dict[str, Any] = EVERY_COMPANY
+) -> None:
     """Build a mart beside the old one, then swap it in (PostgreSQL has no ``create or replace table``).
 
-    Rows are stored in (company_id, date) order: DuckDB's zone maps then skip the other companies when one is
-    published, and PostgreSQL gets an index on the same columns for the API's per-company reads. Building
-    under a new name first keeps the exclusive lock that readers wait on to the swap at the end.
+    Building under a new name first keeps the exclusive lock that readers wait on to the swap at the end.
+    ``params`` binds the model's ``:company_id``: null, every company.
     """
     building = f"{name}__next"
     execute(warehouse, f"drop table if exists {schema}.{building}")
-    execute(
-        warehouse,
-        f"create table {schema}.{building} as\nselect * from (\n{select}\n) as model\norder by company_id, date",
-    )
-    if isinstance(warehouse, sa.Connection):
-        execute(warehouse, f"create index on {schema}.{building} (company_id, date)")
+    create_table(warehouse, schema, building, select, params)
     execute(warehouse, f"drop table if exists {schema}.{name}")
     execute(warehouse, f"alter table {schema}.{building} rename to {name}")
+
+
+def create_table(
+    warehouse: Warehouse, schema: str, name: str, select: str, params: dict[str, Any] = EVERY_COMPANY
+) -> None:
+    """Create a mart from its model in (company_id, date) order; on PostgreSQL with its index, made once here."""
+    execute(
+        warehouse,
+        f"create table {schema}.{name} as\nselect * from (\n{select}\n) as model\norder by {MART_ORDER}",
+        params,
+    )
+    if isinstance(warehouse, sa.Connection):
+        execute(warehouse, f"create index on {schema}.{name} ({MART_ORDER})")
 
 
 def raw_tables(warehouse: Warehouse) -> set[tuple[str, str]]:
@@ -108,18 +233,63 @@ def raw_tables(warehouse: Warehouse) -> set[tuple[str, str]]:
     return {(schema, table) for schema, table in rows}
 
 
-def execute(warehouse: Warehouse, statement: str) -> None:
-    """Run one statement on either kind of connection."""
-    if isinstance(warehouse, sa.Connection):
-        warehouse.exec_driver_sql(statement)
-    else:
-        warehouse.execute(statement)
+def existing_relations(warehouse: Warehouse) -> dict[tuple[str, str], str | None]:
+    """Every table and view of the staging and marts schemas, with a view's definition (None for a table)."""
+    rows = query(
+        warehouse,
+        "select tables.table_schema, tables.table_name, views.view_definition\n"
+        "from information_schema.tables as tables\n"
+        "left join information_schema.views as views\n"
+        "    on views.table_schema = tables.table_schema and views.table_name = tables.table_name\n"
+        "where tables.table_schema in ('staging', 'marts')",
+    )
+    return {(schema, name): definition for schema, name, definition in rows}
 
 
-def query(warehouse: Warehouse, statement: str) -> list[tuple[Any, ...]]:
-    """The rows of one query on either kind of connection."""
+@cache
+def parameter_names(sql: str) -> frozenset[str]:
+    """The ``:name`` parameters a statement names, found once per statement text."""
+    return frozenset(PARAMETER.findall(sql))
+
+
+@cache
+def duckdb_parameters(sql: str) -> str:
+    """A statement with ``:name`` parameters in DuckDB's ``$name`` form, rewritten once per statement text."""
+    return PARAMETER.sub(r"$\1", sql)
+
+
+def used_parameters(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a statement names; a missing one is a bug in the caller, so it raises ``KeyError``."""
+    return {name: params[name] for name in parameter_names(sql)}
+
+
+def execute(warehouse: Warehouse, statement: str, params: dict[str, Any] | None = None) -> None:
+    """Run one statement on either kind of connection, binding the ``:name`` parameters it names."""
+    write_rows(warehouse, statement, params)
+
+
+def write_rows(warehouse: Warehouse, statement: str, params: dict[str, Any] | None = None) -> int:
+    """Run one statement on either kind of connection; returns the rows it wrote (0 for DDL)."""
+    bound = used_parameters(statement, params) if params is not None else {}
     if isinstance(warehouse, sa.Connection):
+        result = warehouse.execute(sa.text(statement), bound) if bound else warehouse.exec_driver_sql(statement)
+        return max(result.rowcount, 0)
+    result = warehouse.execute(duckdb_parameters(statement), bound) if bound else warehouse.execute(statement)
+    if not statement.lstrip().startswith(("insert", "delete", "update")):
+        return 0
+    (rows,) = result.fetchone() or (0,)
+    return int(rows)
+
+
+def query(warehouse: Warehouse, statement: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    """The rows of one query on either kind of connection, binding the ``:name`` parameters it names."""
+    bound = used_parameters(statement, params) if params is not None else {}
+    if isinstance(warehouse, sa.Connection):
+        if bound:
+            return [tuple(row) for row in warehouse.execute(sa.text(statement), bound)]
         return [tuple(row) for row in warehouse.exec_driver_sql(statement)]
+    if bound:
+        return warehouse.execute(duckdb_parameters(statement), bound).fetchall()
     return warehouse.execute(statement).fetchall()
 
 

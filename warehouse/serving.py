@@ -18,7 +18,6 @@ import re
 import shutil
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -27,11 +26,19 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
+import cachetools
 import duckdb
 import sqlalchemy as sa
 
 from tally.settings import Settings
-from warehouse.models import MART_MODELS, model_sql, run_models, warehouse_transaction
+from warehouse.models import (
+    MART_MODELS,
+    duckdb_parameters,
+    model_sql,
+    run_models,
+    used_parameters,
+    warehouse_transaction,
+)
 
 CURRENT = "CURRENT"
 # Written into each version folder: what its rows were, so a publish can tell whether a company changed.
@@ -41,7 +48,6 @@ KEEP_PREVIOUS = 1
 # Rows are written in date order, so small row groups let a period's query skip the other months' groups by their
 # min/max dates; LZ4 decodes several times faster than zstd for a few percent more disk.
 PARQUET_OPTIONS = "format parquet, compression lz4, row_group_size 4096"
-PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)\b")
 # A rollup names a mart as a table in its from clauses; the serving reader binds each to the company's source.
 MART_REFERENCE = re.compile(rf"\bfrom ({'|'.join(MART_MODELS)})\b")
 
@@ -58,29 +64,9 @@ def sql_string(path: Path) -> str:
 
 
 @cache
-def parameter_names(sql: str) -> frozenset[str]:
-    """The ``:name`` parameters a statement names, found once per statement text."""
-    return frozenset(PARAMETER.findall(sql))
-
-
-@cache
-def duckdb_parameters(sql: str) -> str:
-    """A statement with ``:name`` parameters in DuckDB's ``$name`` form, rewritten once per statement text.
-
-    Rewritten before a mart is bound to a file path, so a path that happens to hold ``:word`` is left alone.
-    """
-    return PARAMETER.sub(r"$\1", sql)
-
-
-@cache
 def reads_marts(sql: str) -> bool:
     """Whether a statement reads a mart (``from <mart>``); one that does not is pure date arithmetic."""
     return MART_REFERENCE.search(sql) is not None
-
-
-def used_parameters(sql: str, params: dict[str, Any]) -> dict[str, Any]:
-    """The parameters a statement names; a missing one is a bug in the caller, so it raises ``KeyError``."""
-    return {name: params[name] for name in parameter_names(sql)}
 
 
 @dataclass(frozen=True)
@@ -93,43 +79,48 @@ class PublishReport:
     version: str
 
 
-def fingerprints(warehouse: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Each company with mart rows, and a fingerprint of those rows and of how they would be written.
+def fingerprints(warehouse: duckdb.DuckDBPyConnection, companies: Collection[str] | None = None) -> dict[str, str]:
+    """Each company with mart rows (of ``companies``, or all), and a fingerprint of its rows and how they are written.
 
     Per mart: its columns, the company's row count and the sum of its rows' hashes (order does not matter, a
     changed value changes the sum). bench/api.py's 8.8 million mart rows are fingerprinted in 0.1 s; writing
-    them takes 6-7 s.
+    them takes 6-7 s. A named company is read alone, so its rows' zone maps skip every other company.
     """
     parts: dict[str, list[str]] = {}
     for mart in MART_MODELS:
         columns = [column[0] for column in warehouse.execute(f"select * from marts.{mart} limit 0").description]
-        for company, rows, hashed in warehouse.execute(
-            f"select company_id, count(*), sum(hash({mart})) from marts.{mart} as {mart} group by company_id"
-        ).fetchall():
-            parts.setdefault(company, []).append(f"{mart}({','.join(columns)}):{rows}:{hashed}")
+        for scope in [None] if companies is None else sorted(companies):
+            for company, rows, hashed in warehouse.execute(
+                f"select company_id, count(*), sum(hash({mart})) from marts.{mart} as {mart} "
+                "where $company is null or company_id = $company group by company_id",
+                {"company": scope},
+            ).fetchall():
+                parts.setdefault(company, []).append(f"{mart}({','.join(columns)}):{rows}:{hashed}")
     return {company: "\n".join([PARQUET_OPTIONS, *sorted(marts)]) for company, marts in parts.items()}
 
 
-def publish(warehouse: duckdb.DuckDBPyConnection, serving_dir: Path) -> PublishReport:
+def publish(
+    warehouse: duckdb.DuckDBPyConnection, serving_dir: Path, companies: Collection[str] | None = None
+) -> PublishReport:
     """Write each company whose mart rows changed as a new Parquet version and point its ``CURRENT`` at it.
 
-    A company whose rows are the ones its current version holds keeps that version: a refresh after one
-    client's sync rewrites that client, not all of them, and the API's answers for the others stay remembered.
-    Companies that no longer have rows in any mart lose their published directory.
+    ``companies`` limits the publish to those companies (a client's refresh); the others' folders are not
+    looked at. A company whose rows are the ones its current version holds keeps that version, so the API's
+    remembered answers for it stay. A company without rows in any mart loses its published directory.
     """
     version = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:8]
-    companies = fingerprints(warehouse)
+    published = fingerprints(warehouse, companies)
     serving_dir.mkdir(parents=True, exist_ok=True)
     written = 0
-    for company, fingerprint in sorted(companies.items()):
+    for company, fingerprint in sorted(published.items()):
         if published_fingerprint(serving_dir / company) != fingerprint:
             publish_company(warehouse, serving_dir / company, company, version, fingerprint)
             written += 1
-    removed = 0
-    for stale in sorted(set(p.name for p in serving_dir.iterdir() if p.is_dir()) - set(companies)):
-        shutil.rmtree(serving_dir / stale, ignore_errors=True)
-        removed += 1
-    return PublishReport(companies=len(companies), written=written, removed=removed, version=version)
+    listed = {p.name for p in serving_dir.iterdir() if p.is_dir()}
+    stale = sorted((listed if companies is None else listed & set(companies)) - set(published))
+    for company in stale:
+        shutil.rmtree(serving_dir / company, ignore_errors=True)
+    return PublishReport(companies=len(published), written=written, removed=len(stale), version=version)
 
 
 def current_version(company_dir: Path) -> Path | None:
@@ -174,8 +165,13 @@ def publish_company(
 Rows = list[dict[str, Any]]
 
 
+def answer_cells(rows: Rows) -> int:
+    """What an answer counts for in the cache: its rows x columns, at least 1."""
+    return max(1, len(rows) * len(rows[0])) if rows else 1
+
+
 class RollupCache:
-    """Rows of rollups whose answer cannot change, remembered per process: a bounded LRU counted in cells.
+    """Rows of rollups whose answer cannot change, remembered per process: an LRU bounded in cells.
 
     A rollup's rows are a function of its parameters and of the mart rows it reads, nothing else. Two kinds of
     answer therefore never go stale: a rollup that reads no mart (the period calendar), and a rollup over one
@@ -186,41 +182,36 @@ class RollupCache:
 
     The bound is in cells (rows x columns, 60-100 bytes each as Python objects), so a year of daily spend
     counts for what it holds; an answer larger than a quarter of the bound is not kept. Size 0 keeps nothing.
+    cachetools' LRU is not thread-safe, hence the lock; ``run`` is called outside it.
     """
 
     def __init__(self, max_cells: int) -> None:
         self.max_cells = max_cells
-        self.cells = 0
-        self.remembered: OrderedDict[Hashable, tuple[Rows, int]] = OrderedDict()
+        self.remembered: cachetools.LRUCache[Hashable, Rows] = cachetools.LRUCache(
+            maxsize=max_cells, getsizeof=answer_cells
+        )
         self.lock = threading.Lock()
+
+    @property
+    def cells(self) -> int:
+        """The cells the remembered answers hold."""
+        return int(self.remembered.currsize)
 
     def rows(self, key: Hashable, run: Callable[[], Rows]) -> Rows:
         """The remembered rows for ``key``, or ``run()``'s; copies, so callers cannot change what is kept."""
         with self.lock:
-            entry = self.remembered.get(key)
-            if entry is not None:
-                self.remembered.move_to_end(key)
-        if entry is None:
+            rows = self.remembered.get(key)
+        if rows is None:
             rows = run()
             self.keep(key, rows)
-        else:
-            rows = entry[0]
         return [dict(row) for row in rows]
 
     def keep(self, key: Hashable, rows: Rows) -> None:
-        """Remember ``rows`` under ``key`` unless they are too large, evicting the least recently used."""
-        cells = max(1, len(rows) * len(rows[0])) if rows else 1
-        if cells * 4 > self.max_cells:
+        """Remember ``rows`` under ``key`` unless they are too large; the LRU evicts the least recently used."""
+        if answer_cells(rows) * 4 > self.max_cells:
             return
         with self.lock:
-            previous = self.remembered.pop(key, None)
-            if previous is not None:
-                self.cells -= previous[1]
-            self.remembered[key] = (rows, cells)
-            self.cells += cells
-            while self.cells > self.max_cells:
-                _, (_, evicted) = self.remembered.popitem(last=False)
-                self.cells -= evicted
+            self.remembered[key] = rows
 
 
 @dataclass(frozen=True)
@@ -378,20 +369,29 @@ def open_marts(settings: Settings) -> ParquetMarts | PostgresMarts:
 
 @dataclass(frozen=True)
 class RefreshReport:
-    """What one marts refresh did: which staging models had raw data, and what was published."""
+    """What one marts refresh did: which staging models had raw data, whose rows it wrote, what was published.
+
+    ``companies`` is None for a full rebuild; ``rows`` counts the mart rows written.
+    """
 
     built: dict[str, bool]
     published: PublishReport | None
+    companies: tuple[str, ...] | None = None
+    rows: int = 0
 
 
 def refresh_marts(settings: Settings, company_ids: Collection[str] | None = None) -> RefreshReport:
-    """Rebuild every staging view and mart in one warehouse transaction, then publish them for the API.
+    """Rebuild the marts in one warehouse transaction, then publish them for the API.
 
-    Publishing happens after the commit, from the same DuckDB connection, so the files hold committed rows.
+    ``None`` rebuilds every company (a model changed); a collection rewrites and publishes those companies'
+    rows only, so a client's refresh costs that client's rows. Publishing happens after the commit, from a
+    read-only DuckDB connection, so the files hold committed rows.
     """
+    companies = None if company_ids is None else tuple(sorted(set(company_ids)))
     with warehouse_transaction(settings) as warehouse:
-        built = run_models(warehouse)
+        run = run_models(warehouse, companies)
         if isinstance(warehouse, sa.Connection):
-            return RefreshReport(built=built, published=None)
+            return RefreshReport(built=run.built, published=None, companies=companies, rows=run.rows)
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
-        return RefreshReport(built=built, published=publish(warehouse, settings.serving_dir))
+        published = publish(warehouse, settings.serving_dir, companies)
+    return RefreshReport(built=run.built, published=published, companies=companies, rows=run.rows)

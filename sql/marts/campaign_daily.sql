@@ -2,6 +2,7 @@
 -- Grain: one row per company, platform, ad account, campaign and account-local day.
 -- Unique key: (company_id, platform, account_id, campaign_id, date).
 -- Amounts are in the account's currency, major units; reach is null where the platform has none.
+-- :company_id selects the one company a client's refresh writes; null builds every company.
 with meta_ads as (
     select * from staging.stg_meta_ads__campaign_daily
 ),
@@ -14,20 +15,38 @@ tiktok_ads as (
     select * from staging.stg_tiktok_ads__campaign_daily
 ),
 
+meta_ads_campaigns as (
+    select * from staging.stg_meta_ads__campaigns
+),
+
+google_ads_campaigns as (
+    select * from staging.stg_google_ads__campaigns
+),
+
+tiktok_ads_campaigns as (
+    select * from staging.stg_tiktok_ads__campaigns
+),
+
 campaign_days as (
-    select * from meta_ads
-    union all
-    select * from google_ads
-    union all
-    select * from tiktok_ads
+    select * from (
+        select * from meta_ads
+        union all
+        select * from google_ads
+        union all
+        select * from tiktok_ads
+    ) as days
+    where :company_id is null or company_id = :company_id
 ),
 
 campaigns as (
-    select * from staging.stg_meta_ads__campaigns
-    union all
-    select * from staging.stg_google_ads__campaigns
-    union all
-    select * from staging.stg_tiktok_ads__campaigns
+    select * from (
+        select * from meta_ads_campaigns
+        union all
+        select * from google_ads_campaigns
+        union all
+        select * from tiktok_ads_campaigns
+    ) as campaigns
+    where :company_id is null or company_id = :company_id
 ),
 
 final as (

@@ -3,16 +3,20 @@
 -- report in several). Unique key: (company_id, metric_key, date, currency).
 -- Counts carry a null currency. Ratios (ROAS, CPA, CPM, CPC, CTR, frequency) are not stored: they are derived
 -- from sums of these, never averaged. A metric no source reports (reach from Google alone) has no row.
+-- :company_id selects the one company a client's refresh writes; null builds every company.
 with campaign_daily as (
     select * from marts.campaign_daily
+    where :company_id is null or company_id = :company_id
 ),
 
 daily_sales as (
     select * from staging.stg_shopify__daily_sales
+    where :company_id is null or company_id = :company_id
 ),
 
 traffic_daily as (
     select * from staging.stg_ga4__traffic_daily
+    where :company_id is null or company_id = :company_id
 ),
 
 ad_metrics as (

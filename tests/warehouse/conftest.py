@@ -82,3 +82,13 @@ def postgres_warehouse(postgres_settings: Settings) -> Iterator[Warehouse]:
 def warehouse(request: pytest.FixtureRequest) -> Warehouse:
     """Each modelled warehouse in turn."""
     return request.getfixturevalue(f"{request.param}_warehouse")
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for an empty warehouse of each kind in turn: no raw table, no model, nothing published."""
+    if request.param == "duckdb":
+        yield Settings(_env_file=None, data_dir=tmp_path)
+        return
+    with temporary_postgres_database("tally_refresh") as url:
+        yield Settings(_env_file=None, data_dir=tmp_path, warehouse_url=url)

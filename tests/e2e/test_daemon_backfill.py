@@ -112,9 +112,9 @@ def test_a_backfill_reads_succeeded_only_once_results_serve_its_spend(
         )
         finished_at = datetime.now(UTC)
         assert state["status"] == "succeeded", state
-        assert {platform: entry["status"] for platform, entry in state["progress"].items()} == dict.fromkeys(
+        assert {platform: state["progress"][platform]["status"] for platform in PLATFORM_SEEDS} == dict.fromkeys(
             PLATFORM_SEEDS, "succeeded"
-        )
+        ), state
         assert results.status_code == 200, results.text
         body = results.json()
         period = (date.fromisoformat(body["period"]["start"]), date.fromisoformat(body["period"]["end"]))

@@ -22,6 +22,7 @@ import dagster as dg
 import httpx
 import pytest
 
+from tests.e2e.conftest import processes_of
 from tests.e2e.daemon_stack import DaemonStack, daemon_stack
 
 pytestmark = pytest.mark.slow
@@ -111,7 +112,7 @@ def test_a_killed_run_worker_is_failed_by_the_daemon_and_the_next_backfill_succe
         assert state["id"] == request_id
         assert state["status"] == "failed", state
         assert state["progress"][PLATFORM]["status"] == "failed", state
-        assert state["error"].startswith(f"{PLATFORM}: ") and "fail" in state["error"], state
+        assert state["error"] and "failed" in state["error"], state
         runs = stack.runs_of(request_id)
         assert [(r.run_id, r.status) for r in runs] == [(run.run_id, dg.DagsterRunStatus.FAILURE)]
         stack.wait_until(lambda: run.run_id not in slot_holders(stack), 30, "run monitoring to free the writer slot")
@@ -121,3 +122,4 @@ def test_a_killed_run_worker_is_failed_by_the_daemon_and_the_next_backfill_succe
         again = stack.wait_for_backfill(COMPANY, 120)
         assert again["id"] != request_id
         assert again["status"] == "succeeded", again
+    assert processes_of(stack.dagster_home) == []

@@ -148,8 +148,13 @@ def _run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None
         error = record.dagster_event.step_failure_data.user_failure_data if record.dagster_event else None
         if error is not None and error.description:
             return error.description
-    # No step said why: the run worker died (killed, out of memory, machine lost) and run monitoring failed the run
-    # once it outlived max_runtime_seconds (dagster.yaml); its canceling or failure message says so.
+    # No step said why: the run worker died (killed, out of memory, machine lost). The code server that started it
+    # says how it ended; on a lost machine run monitoring fails the run once it outlives max_runtime_seconds
+    # (dagster.yaml), and its canceling or failure message says so.
+    for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
+        message = record.dagster_event.message if record.dagster_event else None
+        if message and "terminated by signal" in message:
+            return f"the run failed: {message}"
     for event_type in (dg.DagsterEventType.RUN_CANCELING, dg.DagsterEventType.RUN_FAILURE):
         for record in instance.all_logs(run.run_id, of_type=event_type):
             if record.dagster_event and record.dagster_event.message:

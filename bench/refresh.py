@@ -1,0 +1,153 @@
+"""A morning refresh of N clients x 5 platforms through Tally, against the same loads and marts SQL run directly.
+
+Through Tally is the production path on loopback: every client is connected to the emulator's five platforms
+through the API; then the clock starts, each client gets ``POST .../connections/sync`` (the outbox), and Dagster's
+own daemon runs the run_requests sensor and launches the runs as in production (a process per run, the
+instance's queued-run limits); the clock stops when every request reads ``succeeded``, which means its client's
+marts are published. Directly is what those runs do, without Dagster: for one client after another, each
+platform's dlt source over the same lookback window into a DuckDB file of its own, then
+``refresh_marts(settings, [client])``. The marts part is measured again on synthetic marts by
+``bench/marts.py`` at ``--marts-clients`` and a tenth of them. Prints every figure, then last
+
+    refresh_ratio=<through Tally / direct>
+    marts_per_client_growth=<one client's marts refresh at N clients / at N/10>
+
+Targets: refresh_ratio <= 2.0 at ``--clients 20``; marts_per_client_growth <= 1.5 at ``--marts-clients 200``.
+
+    .venv/bin/python -m bench.refresh [--clients 20] [--marts-clients 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+# bench/ and tests/ are not installed packages: run as a script, this file needs the repo root on the path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+import dagster as dg  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from bench.marts import marts_per_client_growth  # noqa: E402
+from pipelines.emulator import synthetic  # noqa: E402
+from pipelines.emulator.accounts import emulator_credentials  # noqa: E402
+from pipelines.emulator.app import create_emulator  # noqa: E402
+from pipelines.loading import platform_pipeline  # noqa: E402
+from pipelines.registry import PLATFORMS, get_platform, lookback_days  # noqa: E402
+from tally.background_server import serve_in_thread  # noqa: E402
+from tally.settings import Settings  # noqa: E402
+from tests.e2e.daemon_stack import DaemonStack, daemon_stack  # noqa: E402
+from warehouse.app_database import create_app_engine  # noqa: E402
+from warehouse.app_tables import run_requests  # noqa: E402
+from warehouse.serving import refresh_marts  # noqa: E402
+
+TARGET_RATIO = 2.0
+TARGET_GROWTH = 1.5
+
+
+def company_id(index: int) -> str:
+    return f"client{index:03d}"
+
+
+def connect_clients(stack: DaemonStack, clients: int) -> None:
+    """Connect every client to the five emulated platforms through the API (not timed)."""
+    for index in range(clients):
+        for platform in PLATFORMS:
+            stack.connect(company_id(index), platform, seed=index + 1)
+
+
+def wait_for_sensor(stack: DaemonStack, clients: int) -> None:
+    """Wait until the daemon's sensor has ticked (it adds every connected client as a partition)."""
+    expected = {company_id(index) for index in range(clients)}
+
+    def ticked() -> bool:
+        with dg.DagsterInstance.from_config(str(stack.dagster_home)) as instance:
+            return expected <= set(instance.get_dynamic_partitions("clients"))
+
+    stack.wait_until(ticked, 300, "the sensor's first tick")
+
+
+def through_tally(stack: DaemonStack, clients: int) -> tuple[float, int]:
+    """Seconds from the first sync request to every request succeeded; runs the instance launched."""
+    engine = create_app_engine(stack.settings.resolved_app_database_url)
+    started = time.perf_counter()
+    for index in range(clients):
+        response = stack.api.post(f"/api/clients/{company_id(index)}/connections/sync")
+        assert response.status_code == 202, response.text
+
+    def all_final() -> bool:
+        with engine.connect() as db:
+            statuses = list(db.scalars(sa.select(run_requests.c.status)))
+        if "failed" in statuses:
+            raise SystemExit("a sync failed" + stack.daemon_log_tail())
+        return len(statuses) == clients and set(statuses) == {"succeeded"}
+
+    stack.wait_until(all_final, 3600, "every sync to succeed", interval_seconds=0.2)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    with dg.DagsterInstance.from_config(str(stack.dagster_home)) as instance:
+        runs = len(instance.get_runs())
+    return seconds, runs
+
+
+def directly(settings: Settings, clients: int) -> tuple[float, float]:
+    """Seconds for the same loads with dlt alone, one client after another, and the part spent on the marts."""
+    started, marts_seconds = time.perf_counter(), 0.0
+    for index in range(clients):
+        company = company_id(index)
+        for platform in PLATFORMS:
+            spec = get_platform(platform)
+            credentials = spec.credentials_model.model_validate(emulator_credentials(platform, index + 1))
+            timezone = synthetic.account(platform, credentials.account_id()).timezone
+            end = datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
+            start = end - timedelta(days=lookback_days(settings, platform) - 1)
+            source = spec.source(credentials, start_date=start, end_date=end, company_id=company, settings=settings)
+            platform_pipeline(platform, company, settings).run(source)
+        marts_started = time.perf_counter()
+        refresh_marts(settings, [company])
+        marts_seconds += time.perf_counter() - marts_started
+    return time.perf_counter() - started, marts_seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--marts-clients", type=int, default=200)
+    parser.add_argument("--marts-repeats", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tally-bench-refresh-") as scratch:
+        root = Path(scratch)
+        with serve_in_thread(create_emulator()) as emulator_url:
+            (root / "tally").mkdir()
+            with daemon_stack(root / "tally", emulator_url, [company_id(i) for i in range(args.clients)]) as stack:
+                connect_clients(stack, args.clients)
+                wait_for_sensor(stack, args.clients)
+                tally_s, runs = through_tally(stack, args.clients)
+            direct_settings = stack.settings.model_copy(update={"data_dir": root / "direct"})
+            direct_s, direct_marts_s = directly(direct_settings, args.clients)
+    growth = marts_per_client_growth(args.marts_clients, args.marts_repeats)
+    ratio = tally_s / direct_s
+    print(f"{args.clients} clients x {len(PLATFORMS)} platforms, each platform's sync lookback")
+    per_client = tally_s / args.clients
+    print(f"through Tally (outbox, sensor, daemon, runs): {tally_s:8.2f} s  {runs} runs  {per_client:.2f} s/client")
+    print(f"directly (dlt + marts SQL, client by client): {direct_s:8.2f} s  of which marts {direct_marts_s:.2f} s")
+    for name, value in growth.items():
+        if name != "marts_per_client_growth":
+            print(f"marts bench {name}={value}")
+    print(f"target refresh_ratio<={TARGET_RATIO} {'met' if ratio <= TARGET_RATIO else 'MISSED'}")
+    growth_met = growth["marts_per_client_growth"] <= TARGET_GROWTH
+    print(f"target marts_per_client_growth<={TARGET_GROWTH} {'met' if growth_met else 'MISSED'}")
+    print(f"refresh_ratio={ratio:.2f}")
+    print(f"marts_per_client_growth={growth['marts_per_client_growth']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -155,7 +155,11 @@ def _run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None
         message = record.dagster_event.message if record.dagster_event else None
         if message and "terminated by signal" in message:
             return f"the run failed: {message}"
-    for event_type in (dg.DagsterEventType.RUN_CANCELING, dg.DagsterEventType.RUN_FAILURE):
+    for event_type in (
+        dg.DagsterEventType.RUN_CANCELING,
+        dg.DagsterEventType.RUN_CANCELED,
+        dg.DagsterEventType.RUN_FAILURE,
+    ):
         for record in instance.all_logs(run.run_id, of_type=event_type):
             if record.dagster_event and record.dagster_event.message:
                 return f"the run failed: {record.dagster_event.message}"

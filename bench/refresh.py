@@ -24,6 +24,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -74,8 +75,8 @@ def wait_for_sensor(stack: DaemonStack, clients: int) -> None:
     stack.wait_until(ticked, 300, "the sensor's first tick")
 
 
-def through_tally(stack: DaemonStack, clients: int) -> tuple[float, int]:
-    """Seconds from the first sync request to every request succeeded; runs the instance launched."""
+def through_tally(stack: DaemonStack, clients: int) -> tuple[float, list[str]]:
+    """Seconds from the first sync request to every request succeeded, and where the runs spent it."""
     engine = create_app_engine(stack.settings.resolved_app_database_url)
     started = time.perf_counter()
     for index in range(clients):
@@ -84,17 +85,69 @@ def through_tally(stack: DaemonStack, clients: int) -> tuple[float, int]:
 
     def all_final() -> bool:
         with engine.connect() as db:
-            statuses = list(db.scalars(sa.select(run_requests.c.status)))
+            rows = db.execute(sa.select(run_requests.c.company_id, run_requests.c.status, run_requests.c.error)).all()
+        statuses = [row.status for row in rows]
         if "failed" in statuses:
-            raise SystemExit("a sync failed" + stack.daemon_log_tail())
+            failed = "\n".join(f"{row.company_id}: {row.error}" for row in rows if row.status == "failed")
+            raise SystemExit(f"a sync failed:\n{failed}\n{stack.daemon_log_tail()}")
         return len(statuses) == clients and set(statuses) == {"succeeded"}
 
     stack.wait_until(all_final, 3600, "every sync to succeed", interval_seconds=0.2)
     seconds = time.perf_counter() - started
     engine.dispose()
     with dg.DagsterInstance.from_config(str(stack.dagster_home)) as instance:
-        runs = len(instance.get_runs())
-    return seconds, runs
+        return seconds, run_breakdown(instance, time.time() - seconds)
+
+
+def run_breakdown(instance: dg.DagsterInstance, requested_at: float) -> list[str]:
+    """Where the runs' time went, from the instance's own run records and event log: how long after the first
+    request each run was created (the sensor), waited in the queue (the run coordinator's limits), took from
+    launch to its first step (the run worker's process start), ran, and how many events it stored."""
+    records = instance.get_run_records()
+    created = [record.create_timestamp.timestamp() - requested_at for record in records]
+    queued, starting, running, events = [], [], [], []
+    steps: dict[str, list[float]] = {}
+    by_type: Counter[str] = Counter()
+    for record in records:
+        run_id = record.dagster_run.run_id
+        logs = instance.all_logs(run_id)
+        times = {entry.dagster_event_type: entry.timestamp for entry in logs if entry.is_dagster_event}
+        launched = times.get(dg.DagsterEventType.RUN_STARTING, record.create_timestamp.timestamp())
+        step_start = min(
+            (entry.timestamp for entry in logs if entry.dagster_event_type == dg.DagsterEventType.STEP_START),
+            default=launched,
+        )
+        queued.append(launched - record.create_timestamp.timestamp())
+        starting.append(step_start - launched)
+        running.append((record.end_time or step_start) - step_start)
+        events.append(len(logs))
+        by_type.update(entry.dagster_event_type.value if entry.dagster_event_type else "LOG_MESSAGE" for entry in logs)
+        started_at: dict[str, float] = {}
+        previous_end = step_start
+        for entry in logs:
+            if entry.step_key is None or not entry.is_dagster_event:
+                continue
+            kind = entry.step_key.split("[")[0]
+            if entry.dagster_event_type == dg.DagsterEventType.STEP_START:
+                started_at[entry.step_key] = entry.timestamp
+                steps.setdefault(f"{kind} waiting to start", []).append(entry.timestamp - previous_end)
+            elif entry.dagster_event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+                steps.setdefault(kind, []).append(entry.timestamp - started_at.get(entry.step_key, entry.timestamp))
+                previous_end = entry.timestamp
+
+    def spread(values: list[float], unit: str = "s") -> str:
+        values = sorted(values)
+        return f"median {values[len(values) // 2]:.2f} {unit}, max {values[-1]:.2f} {unit}" if values else "none"
+
+    return [
+        f"runs: {len(records)}",
+        f"run created after the first request: {spread(created)}",
+        f"queued before launch (run limits): {spread(queued)}",
+        f"launch to first step (worker process start): {spread(starting)}",
+        f"first step to run end: {spread(running)}",
+        f"events stored per run: {spread([float(n) for n in events], 'events')}",
+        "events stored by type, all runs: " + ", ".join(f"{kind} {count}" for kind, count in by_type.most_common()),
+    ] + [f"step {kind}: {spread(durations)}" for kind, durations in sorted(steps.items())]
 
 
 def directly(settings: Settings, clients: int) -> tuple[float, float]:
@@ -129,14 +182,16 @@ def main() -> int:
             with daemon_stack(root / "tally", emulator_url, [company_id(i) for i in range(args.clients)]) as stack:
                 connect_clients(stack, args.clients)
                 wait_for_sensor(stack, args.clients)
-                tally_s, runs = through_tally(stack, args.clients)
+                tally_s, breakdown = through_tally(stack, args.clients)
             direct_settings = stack.settings.model_copy(update={"data_dir": root / "direct"})
             direct_s, direct_marts_s = directly(direct_settings, args.clients)
     growth = marts_per_client_growth(args.marts_clients, args.marts_repeats)
     ratio = tally_s / direct_s
     print(f"{args.clients} clients x {len(PLATFORMS)} platforms, each platform's sync lookback")
     per_client = tally_s / args.clients
-    print(f"through Tally (outbox, sensor, daemon, runs): {tally_s:8.2f} s  {runs} runs  {per_client:.2f} s/client")
+    print(f"through Tally (outbox, sensor, daemon, runs): {tally_s:8.2f} s  {per_client:.2f} s/client")
+    for line in breakdown:
+        print(f"  {line}")
     print(f"directly (dlt + marts SQL, client by client): {direct_s:8.2f} s  of which marts {direct_marts_s:.2f} s")
     for name, value in growth.items():
         if name != "marts_per_client_growth":

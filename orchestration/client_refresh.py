@@ -4,8 +4,9 @@ marts rebuilt and published.
 A request (a sync or a backfill) used to cost a run per platform plus a marts run, each with its own process
 start-up. Here it is one run on the in-process executor: ``plan_refresh`` fans out one step pair per platform,
 ``fetch_days`` (HTTP and normalisation, no lock, so clients fetch side by side) and ``write_days`` (the only
-platform step that holds the DuckDB ``warehouse_writer`` pool), and ``refresh_client_marts`` publishes the
-client's marts once every platform is written. Each step records its progress on the request's step row, and the
+platform step that holds the DuckDB ``warehouse_writer`` pool), ``record_days`` stores the raw partitions'
+materializations outside the pool, and ``refresh_client_marts`` publishes the client's marts once every platform
+is written. Each step records its progress on the request's step row, and the
 marts step records the request's final state, so ``succeeded`` means the data is served.
 
 The raw assets' (client, day) partitions and the marts' client partition are materialized by these steps, so
@@ -100,21 +101,30 @@ def fetch_days(context: dg.OpExecutionContext, tally: TallyResource, planned: Pl
 
 
 @dg.op(pool=warehouse_pool(), description="Write one platform's fetched days into its raw tables.")
-def write_days(context: dg.OpExecutionContext, tally: TallyResource, fetched: FetchedDays) -> str:
+def write_days(context: dg.OpExecutionContext, tally: TallyResource, fetched: FetchedDays) -> WrittenDays:
+    """Only the write holds the writer slot; its materializations are stored by ``record_days``, outside it."""
     request_id = context.run.tags.get(TAG_REQUEST)
     try:
         written = write_platform(context, tally, fetched)
     except dg.Failure as failure:
         _record(tally, request_id, fetched.platform, "failed", error=failure.description)
         raise
-    _report_raw_partitions(context, written)
     status = "skipped" if fetched.skipped else "succeeded"
     _record(tally, request_id, fetched.platform, status, partitions_done=fetched.span.days, error=fetched.skipped)
-    return fetched.platform
+    return written
+
+
+@dg.op(description="Materialize the (client, day) partitions of the raw tables a write covered.")
+def record_days(context: dg.OpExecutionContext, written: WrittenDays) -> None:
+    """A step of its own, so that storing an event per table and day (about 15 ms each on SQLite storage) does
+    not hold the warehouse writer slot that every other client's write is waiting for."""
+    _report_raw_partitions(context, written)
 
 
 @dg.op(pool=warehouse_pool(), description="Rebuild and publish the client's marts, then record the request's outcome.")
-def refresh_client_marts(context: dg.OpExecutionContext, tally: TallyResource, client: str, written: list[str]) -> None:
+def refresh_client_marts(
+    context: dg.OpExecutionContext, tally: TallyResource, client: str, written: list[WrittenDays]
+) -> None:
     metadata = publish_client_marts(context, tally, [client], context.run.tags.get(TAG_REQUEST))
     for name in MART_MODELS:
         context.log_event(dg.AssetMaterialization(asset_key=mart_asset_key(name), partition=client, metadata=metadata))
@@ -128,6 +138,7 @@ def refresh_client_marts(context: dg.OpExecutionContext, tally: TallyResource, c
 def client_refresh_job() -> None:
     platforms, client = plan_refresh()
     written = platforms.map(lambda planned: write_days(fetch_days(planned)))
+    written.map(record_days)
     refresh_client_marts(client, written.collect())
 
 

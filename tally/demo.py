@@ -191,14 +191,15 @@ def create_dagster_storage(dagster_home: Path) -> None:
 
 
 def start_dagster(children: ChildProcesses, settings: Settings, emulator_url: str, options: DemoOptions) -> str | None:
-    """Start the daemon (sensors, backfills, the run queue) and, with the UI, the webserver; the UI's URL."""
+    """Start the stock daemon (the sensor, the schedule, the run queue, run monitoring) and, with the UI, the
+    webserver; the UI's URL."""
     from tally.child_processes import free_port
 
     env = dagster_environment(settings, emulator_url)
     create_dagster_storage(Path(env["DAGSTER_HOME"]))
     bin_dir = Path(sys.executable).parent
     workspace = str(REPO_ROOT / "workspace.yaml")
-    daemon = [sys.executable, "-m", "tally.dagster_daemon", "run", "-w", workspace]
+    daemon = [str(bin_dir / "dagster-daemon"), "run", "-w", workspace]
     children.start("dagster-daemon", daemon, env, REPO_ROOT)
     if not options.ui:
         say("Dagster:   daemon started (no UI: --no-ui)")

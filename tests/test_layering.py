@@ -44,3 +44,16 @@ def test_a_package_imports_only_the_layers_below_it(package: str, may_import: se
     loaded = set(run_python(code).split())
     assert package in loaded
     assert loaded <= may_import, f"{package} imports {sorted(loaded - may_import)}"
+
+
+def test_no_module_of_ours_uses_a_private_dagster_api() -> None:
+    """Private modules (``dagster._core``...) change without notice; every use of Dagster goes through its public
+    names, so an upgrade breaks loudly at an import of ``dagster`` rather than quietly inside a private one."""
+    uses = [
+        f"{path.relative_to(REPOSITORY)}:{number}"
+        for package in OUR_PACKAGES + ("bench",)
+        for path in sorted((REPOSITORY / package).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if "dagster._" in line or "dagster_graphql._" in line
+    ]
+    assert uses == []

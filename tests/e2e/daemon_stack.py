@@ -3,8 +3,7 @@
 ``daemon_stack`` gives a test a private ``DAGSTER_HOME`` holding a copy of the repository's
 ``dagster_home/dagster.yaml`` (with the test's changes merged in, e.g. storage on PostgreSQL or a short run
 monitoring limit), the app database and the DuckDB warehouse under a tmp data dir, the API served by uvicorn, and
-``dagster-daemon run`` on the repository's ``workspace.yaml`` with the same TALLY_* settings (started as the demo
-starts it, ``python -m tally.dagster_daemon``: the stock daemon with its backfill loop every 5 s instead of 30 s).
+``dagster-daemon run`` on the repository's ``workspace.yaml`` with the same TALLY_* settings, as the demo starts it.
 Nothing in between is faked: the API writes the outbox, the daemon's sensor reads it, the daemon launches the
 runs, and the test watches only what a user or an operator can see (API answers, runs on the instance, the
 warehouse as the API serves it).
@@ -157,7 +156,7 @@ def daemon_stack(
     upgrade(settings.resolved_app_database_url)
     create_dagster_storage(dagster_home)
     env = daemon_environment(settings, dagster_home, emulator_url)
-    daemon = [sys.executable, "-m", "tally.dagster_daemon", "run", "-w", str(REPO_ROOT / "workspace.yaml")]
+    daemon = [str(Path(sys.executable).parent / "dagster-daemon"), "run", "-w", str(REPO_ROOT / "workspace.yaml")]
     with ExitStack() as stack:
         url = stack.enter_context(serve_in_thread(create_app(settings)))
         headers = {"Authorization": f"Bearer {bearer_token(companies)}"}

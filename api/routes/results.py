@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import AUTH_ERRORS, Db, ViewCompany
-from api.results import SORT_DIRECTIONS, MartsDep, PeriodDep, PlatformDep, enum, one_of
+from api.results import PLATFORM_KINDS, SORT_DIRECTIONS, MartsDep, PeriodDep, PlatformDep, enum, one_of
 from warehouse import insights as insight_store
 from warehouse import run_requests as outbox
 from warehouse.query_values import SORT_COLUMNS
@@ -37,7 +37,14 @@ class MetricOut(BaseModel):
     prior_value: float | None
     delta_pct: float | None = Field(description="Change against the prior period in %; null when prior is null or 0")
     target: float | None
-    tracking_status: Literal["on_track", "at_risk", "off_track"] | None
+    tracking_status: Literal["on_track", "at_risk", "off_track"] | None = Field(
+        description="The value against the target paced to the days of the period through data_through"
+    )
+    data_through: date | None = Field(
+        description="The last day of the period that every connected platform this metric comes from has loaded "
+        "(loads stop at yesterday in the account's time zone); goals are paced through it. Null when none of "
+        "them has recorded a load: then they are paced through the period's end"
+    )
 
 
 class InsightOut(BaseModel):
@@ -54,6 +61,11 @@ class ResultsOut(BaseModel):
     insight: InsightOut | None
     connected_platforms: list[str]
     warnings: list[str] = Field(description="Why some figures are missing, e.g. amounts in several currencies")
+    data_through: date | None = Field(
+        description="The last day of the period that every connected platform has loaded, so every figure is "
+        "complete through it (the earliest of the metrics' data_through); before the period's start when none "
+        "of it is loaded yet, null when no connected platform has recorded a load"
+    )
 
 
 class Totals(BaseModel):
@@ -105,7 +117,7 @@ class DailyOut(BaseModel):
 @router.get("", response_model=ResultsOut, responses={**AUTH_ERRORS, **BAD_QUERY})
 def results(company_id: ViewCompany, query: PeriodDep, marts: MartsDep, db: Db) -> dict[str, Any]:
     """Metric totals for the period, each with its prior-period value, change and goal tracking."""
-    figures = period_metrics(marts, db, company_id, query)
+    figures = period_metrics(marts, db, company_id, query, PLATFORM_KINDS)
     return {
         "period": figures.period.current(),
         "prior_period": figures.period.prior(),
@@ -113,6 +125,7 @@ def results(company_id: ViewCompany, query: PeriodDep, marts: MartsDep, db: Db) 
         "insight": insight_store.latest_insight(db, company_id),
         "connected_platforms": outbox.connected_platforms(db, company_id),
         "warnings": figures.warnings,
+        "data_through": figures.data_through,
     }
 
 

@@ -144,7 +144,8 @@ class CompanyFigures:
         }
 
     def campaign_daily_spend(self, period: Period, campaign_id: str, platform: str | None = None) -> dict[str, Any]:
-        """One campaign's spend on each day of the period (zero on days without spend)."""
+        """One campaign's spend on each day of the period (zero on days without spend), per platform: ids are per
+        platform, so two platforms' campaigns of one id are two series, never added together."""
         with self.marts.session(self.company_id) as session:
             rows = session.rows(
                 "campaign_daily_spend",
@@ -153,12 +154,14 @@ class CompanyFigures:
                 period_start=period.start,
                 period_end=period.end,
             )
-        days = [row for row in rows if row["campaign_id"] == campaign_id]
+        series: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            if row["campaign_id"] == campaign_id:
+                series.setdefault(row["platform"], []).append({"date": row["date"], "spend": row["spend"]})
         return {
             "period": period_out(period.start, period.end, period.period_type),
             "campaign_id": campaign_id,
-            "platforms": sorted({row["platform"] for row in days}),
-            "daily_spend": [{"date": row["date"], "spend": row["spend"]} for row in days],
+            "daily_spend_by_platform": series,
         }
 
     def connected_platforms(self) -> list[str]:

@@ -108,10 +108,15 @@ class CampaignsOut(BaseModel):
 class DaySpend(BaseModel):
     date: date
     spend: float
+    platform: str = Field(description="The platform of the campaign this point belongs to")
 
 
 class DailyOut(BaseModel):
-    daily: dict[str, list[DaySpend]]
+    daily: dict[str, list[DaySpend]] = Field(
+        description="Keyed by campaign_id, as /results/campaigns lists it. Campaign ids are per platform, so two "
+        "platforms' campaigns may share one key: each point names its platform, and a key's points are ordered "
+        "by platform, then date (one full series per platform). Filter with ?platform= for one platform's series"
+    )
 
 
 @router.get("", response_model=ResultsOut, responses={**AUTH_ERRORS, **BAD_QUERY})
@@ -153,7 +158,8 @@ def campaigns(
 
 @router.get("/campaigns/daily", response_model=DailyOut, responses={**AUTH_ERRORS, **BAD_QUERY})
 def campaigns_daily(company_id: ViewCompany, query: PeriodDep, platform: PlatformDep, marts: MartsDep) -> Response:
-    """Every campaign's spend on every day of the period (zero where it spent nothing), for sparklines.
+    """Every campaign's spend on every day of the period (zero where it spent nothing), for sparklines; a series
+    per platform and campaign, never two platforms' campaigns of the same id added together.
 
     A quarter of 100 campaigns is 9,000 points: the rows are written as JSON by orjson straight from the rollup's
     typed columns (a date and a double per point), which the response model documents, instead of being
@@ -164,5 +170,6 @@ def campaigns_daily(company_id: ViewCompany, query: PeriodDep, platform: Platfor
         rows = session.rows("campaign_daily_spend", company_id=company_id, platform=platform, **period.bounds)
     daily: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        daily.setdefault(row["campaign_id"], []).append({"date": row["date"], "spend": row["spend"]})
+        point = {"date": row["date"], "spend": row["spend"], "platform": row["platform"]}
+        daily.setdefault(row["campaign_id"], []).append(point)
     return Response(orjson.dumps({"daily": daily}), media_type="application/json")

@@ -200,9 +200,9 @@ def test_ask_answers_through_tools_returning_the_period_numbers(api: httpx.Clien
     assert top["campaigns"][0]["spend_delta_pct"] == pytest.approx(delta(march["m1"], february["m1"]))
     assert top["campaigns"][1] | {"spend": pytest.approx(75.0)} == top["campaigns"][1]
     _metrics, _top, daily, goals = third.tool_results()
-    assert daily["daily_spend"] == [
-        {"date": day.isoformat(), "spend": 5.0 if day.day <= 15 else 0.0} for day in days(*MARCH_DAYS)
-    ]
+    assert daily["daily_spend_by_platform"] == {
+        "google_ads": [{"date": day.isoformat(), "spend": 5.0 if day.day <= 15 else 0.0} for day in days(*MARCH_DAYS)]
+    }
     # A month's whole spend against a target of 1,000, all 31 days elapsed: below 90% of it is off track.
     assert goals["goals"] == [
         {"metric_key": "spend", "target": 1000.0, "value": pytest.approx(expected["spend"]["value"]),

@@ -267,8 +267,11 @@ def test_daily_spend_has_every_day_of_the_period(results: httpx.Client) -> None:
         spend = {
             row.date: float(row.spend) for row in campaign_rows("acme", MARCH_DAYS) if row.campaign_id == campaign_id
         }
-        assert series == [{"date": day.isoformat(), "spend": spend.get(day, 0.0)} for day in days(*MARCH_DAYS)]
-    assert daily["g1"][20] == {"date": "2024-03-21", "spend": 0.0}
+        platform = next(row.platform for row in DATA.campaign_days if row.campaign_id == campaign_id)
+        assert series == [
+            {"date": day.isoformat(), "spend": spend.get(day, 0.0), "platform": platform} for day in days(*MARCH_DAYS)
+        ]
+    assert daily["g1"][20] == {"date": "2024-03-21", "spend": 0.0, "platform": "google_ads"}
     week = results.get(
         "/api/clients/acme/results/campaigns/daily", params={"period_type": "week", "period_end": "2025-01-01"}
     )

@@ -5,7 +5,8 @@ Real loads of Meta's emulated account into a real DuckDB warehouse, through the 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import httpx
@@ -14,7 +15,8 @@ import sqlalchemy as sa
 from orchestration.definitions import defs
 from orchestration.partitions import partition_key
 from orchestration.resources import TallyResource
-from tests.orchestration.conftest import Connect
+from tests.orchestration.conftest import Connect, run_pending
+from warehouse import run_requests as requests_store
 from warehouse.app_tables import connections
 
 META_RAW = [asset for asset in defs.assets if asset.node_def.name == "meta_ads_raw"]
@@ -57,3 +59,16 @@ def test_a_load_records_its_last_day_and_never_moves_it_back(
     emulator.put(f"/_emulator/faults/meta_ads/{connection['account_id']}", json={"server_error": 50})
     assert not load_day(instance, tally, date(2024, 3, 20))  # a failed load covered nothing
     assert loaded_through(tally, connection["id"]) == date(2024, 3, 12)
+
+
+def test_a_sync_records_yesterday_in_the_account_time_zone(
+    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
+) -> None:
+    connection = connect("acme", "ga4")
+    with tally.app_engine().begin() as db:
+        requests_store.create_request(db, "acme", "sync", ["ga4"], "test")
+
+    assert run_pending(instance, tally) == [True]
+
+    yesterday = datetime.now(ZoneInfo(connection["timezone"])).date() - timedelta(days=1)
+    assert loaded_through(tally, connection["id"]) == yesterday

@@ -18,6 +18,8 @@ from warehouse.results import PERIOD_TYPES, PeriodQuery
 from warehouse.serving import Marts
 
 SORT_DIRECTIONS = ("asc", "desc")
+# Each platform's kind, which tells goal pacing which platforms' loads a metric waits for.
+PLATFORM_KINDS = {platform: spec.kind for platform, spec in PLATFORMS.items()}
 
 
 def enum(allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -38,7 +40,10 @@ async def period_query(
     ] = "month",
     period_end: Annotated[
         str | None,
-        Query(description="Last day of the period, YYYY-MM-DD (default: today)", json_schema_extra={"format": "date"}),
+        Query(
+            description="Last day of the period, YYYY-MM-DD from 2000-01-01 to today (default: today)",
+            json_schema_extra={"format": "date"},
+        ),
     ] = None,
 ) -> PeriodQuery:
     """The validated ``period_type`` and ``period_end`` query parameters."""

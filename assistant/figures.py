@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from pipelines.registry import PLATFORMS
 from warehouse import run_requests as outbox
 from warehouse.results import Period, PeriodQuery, load_period, period_metrics
 from warehouse.serving import Marts
@@ -42,7 +43,10 @@ METRIC_FIELDS = (
     "data_points",
     "target",
     "tracking_status",
+    "data_through",
 )
+# Each platform's kind, which tells goal pacing which platforms' loads a metric waits for.
+PLATFORM_KINDS = {platform: spec.kind for platform, spec in PLATFORMS.items()}
 
 
 def period_out(start: date, end: date, period_type: str | None = None) -> dict[str, Any]:
@@ -70,7 +74,8 @@ class CompanyFigures:
     def period_metrics(self, period_type: str, period_end: date) -> dict[str, Any]:
         """Every metric of the period with its prior value, change, and goal tracking (as GET /results)."""
         with self.app_engine.connect() as db:
-            figures = period_metrics(self.marts, db, self.company_id, PeriodQuery(period_type, period_end))
+            query = PeriodQuery(period_type, period_end)
+            figures = period_metrics(self.marts, db, self.company_id, query, PLATFORM_KINDS)
         period = figures.period
         metrics = [{field: metric[field] for field in METRIC_FIELDS} for metric in figures.metrics]
         return {
@@ -79,6 +84,7 @@ class CompanyFigures:
             "metrics": metrics,
             "goals_without_data": sorted(set(figures.goals) - {metric["metric_key"] for metric in metrics}),
             "warnings": figures.warnings,
+            "data_through": figures.data_through,
         }
 
     def goal_status(self, period_type: str, period_end: date) -> dict[str, Any]:
@@ -93,6 +99,7 @@ class CompanyFigures:
             "period": figures["period"],
             "goals": goals,
             "goals_without_data": figures["goals_without_data"],
+            "data_through": figures["data_through"],
         }
 
     def campaigns(
@@ -137,7 +144,8 @@ class CompanyFigures:
         }
 
     def campaign_daily_spend(self, period: Period, campaign_id: str, platform: str | None = None) -> dict[str, Any]:
-        """One campaign's spend on each day of the period (zero on days without spend)."""
+        """One campaign's spend on each day of the period (zero on days without spend), per platform: ids are per
+        platform, so two platforms' campaigns of one id are two series, never added together."""
         with self.marts.session(self.company_id) as session:
             rows = session.rows(
                 "campaign_daily_spend",
@@ -146,12 +154,14 @@ class CompanyFigures:
                 period_start=period.start,
                 period_end=period.end,
             )
-        days = [row for row in rows if row["campaign_id"] == campaign_id]
+        series: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            if row["campaign_id"] == campaign_id:
+                series.setdefault(row["platform"], []).append({"date": row["date"], "spend": row["spend"]})
         return {
             "period": period_out(period.start, period.end, period.period_type),
             "campaign_id": campaign_id,
-            "platforms": sorted({row["platform"] for row in days}),
-            "daily_spend": [{"date": row["date"], "spend": row["spend"]} for row in days],
+            "daily_spend_by_platform": series,
         }
 
     def connected_platforms(self) -> list[str]:

@@ -52,12 +52,14 @@ class TopCampaignsArgs(PeriodArgs):
 
 
 class CampaignDailyArgs(PeriodArgs):
-    """One campaign's spend on each day of the period."""
+    """One campaign's spend on each day of the period, a series per platform with a campaign of that id."""
 
     campaign_id: Annotated[str, Field(min_length=1, max_length=255)] = Field(
         description="The campaign_id from top_campaigns"
     )
-    platform: Platform | None = Field(default=None, description="The campaign's platform, when ids could clash")
+    platform: Platform | None = Field(
+        default=None, description="Only this platform's campaign: ids are per platform, so two may share one"
+    )
 
 
 class GoalStatusArgs(PeriodArgs):

@@ -20,6 +20,8 @@ connections = sa.Table(
     sa.Column("connected_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("last_synced_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("last_sync_error", sa.Text, nullable=True),
+    # The last local day a successful load covered (never moved back by a load of older days); null until one.
+    sa.Column("loaded_through", sa.Date, nullable=True),
     sa.Column("store_url", sa.String(255), nullable=True),
     sa.Column("account_id", sa.String(255), nullable=True),
     sa.Column("display_name", sa.String(255), nullable=True),

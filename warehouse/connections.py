@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -171,12 +171,27 @@ def companies_with_connections(db: sa.Connection) -> list[str]:
     return list(db.scalars(query))
 
 
-def record_sync(db: sa.Connection, connection_id: str, error: str | None, auth_failed: bool = False) -> None:
-    """A run's outcome: success stamps ``last_synced_at`` and clears the error; an auth failure sets ``error``."""
+def later_day(column: sa.ColumnElement[date], day: date) -> sa.ColumnElement[date]:
+    """The later of a date column's value and ``day`` (``day`` where the column is null), in SQL on either database."""
+    bound = sa.literal(day, sa.Date)
+    return sa.case((column > bound, column), else_=bound)
+
+
+def record_sync(
+    db: sa.Connection,
+    connection_id: str,
+    error: str | None,
+    auth_failed: bool = False,
+    loaded_through: date | None = None,
+) -> None:
+    """A run's outcome: success stamps ``last_synced_at``, clears the error and moves ``loaded_through`` forward to
+    the last day the load covered (a re-pull of older days leaves it); an auth failure sets ``error``."""
     values: dict[str, Any] = {"last_sync_error": error, "updated_at": now()}
     if error is None:
         values["last_synced_at"] = now()
         values["status"] = "active"
+        if loaded_through is not None:
+            values["loaded_through"] = later_day(connections.c.loaded_through, loaded_through)
     elif auth_failed:
         values["status"] = "error"
     db.execute(connections.update().where(connections.c.id == connection_id).values(**values))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from warehouse.app_tables import client_profiles, qbrs
-from warehouse.connections import now
+from warehouse.connections import later_day, now
 
 
 @dataclass(frozen=True)
@@ -39,14 +39,18 @@ def record_qbr(db: sa.Connection, qbr: NewQbr) -> dict[str, Any]:
 
 
 def set_last_qbr_date(db: sa.Connection, company_id: str, qbr_date: date) -> None:
-    """Create or update the client's profile with its last QBR date (one statement: no check-then-insert race)."""
+    """Create or update the client's profile so its last QBR date is the latest review's: a review of an earlier
+    day does not move it back. One statement that reads the row it updates, so there is no check-then-set race."""
     dialect = postgresql if db.dialect.name == "postgresql" else sqlite
     values = {"company_id": company_id, "last_qbr_date": qbr_date, "updated_at": now()}
     statement = dialect.insert(client_profiles).values(**values)
     db.execute(
         statement.on_conflict_do_update(
             index_elements=[client_profiles.c.company_id],
-            set_={"last_qbr_date": statement.excluded.last_qbr_date, "updated_at": statement.excluded.updated_at},
+            set_={
+                "last_qbr_date": later_day(client_profiles.c.last_qbr_date, qbr_date),
+                "updated_at": statement.excluded.updated_at,
+            },
         )
     )
 

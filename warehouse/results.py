@@ -6,6 +6,7 @@ The numbers come from ``sql/rollups/``; this module binds parameters, orders row
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from warehouse import goals as goal_store
+from warehouse.app_tables import ACTIVE_STATUSES, connections
 from warehouse.serving import Marts, MartSession
 from warehouse.tracking import tracking_status
 
@@ -33,6 +35,13 @@ ADDITIVE_METRICS = (
 )
 METRIC_KEYS = (*ADDITIVE_METRICS[:6], "roas", "cpa", "cpm", "cpc", "ctr", *ADDITIVE_METRICS[6:])
 METRIC_ORDER = {key: position for position, key in enumerate(METRIC_KEYS)}
+# The kind of platform (the registry's ``kind``) each metric's rows come from, as sql/marts/metric_daily.sql
+# builds them: ad delivery and its ratios from the ad platforms, sales from commerce, traffic from analytics.
+METRIC_SOURCE_KIND = {
+    **dict.fromkeys(METRIC_KEYS[:11], "ads"),
+    **dict.fromkeys(("revenue", "orders"), "commerce"),
+    **dict.fromkeys(("sessions", "key_events"), "analytics"),
+}
 
 
 def today() -> date:
@@ -59,10 +68,10 @@ class Period:
     prior_end: date
     period_days: int
 
-    @property
-    def days_elapsed(self) -> int:
-        """Days from the start of the period to its end, inclusive."""
-        return (self.end - self.start).days + 1
+    def days_with_data(self, data_through: date | None) -> int:
+        """Days of the period through ``data_through`` (0 when that is before the period); all of it when None."""
+        last = self.end if data_through is None else min(self.end, data_through)
+        return max(0, (last - self.start).days + 1)
 
     @property
     def bounds(self) -> dict[str, date]:
@@ -102,6 +111,31 @@ def currency_warning(subject: str, currencies: str) -> str:
 
 
 @dataclass(frozen=True)
+class LoadedDays:
+    """The last local day loaded per connected platform of a company (platforms never loaded are left out)."""
+
+    by_platform: dict[str, date]
+    platform_kinds: Mapping[str, str]
+
+    def data_through(self, period: Period, metric_key: str | None = None) -> date | None:
+        """The last day of ``period`` every platform ``metric_key`` comes from (or every platform) has loaded;
+        None when none of them has recorded a load."""
+        kind = METRIC_SOURCE_KIND.get(metric_key) if metric_key else None
+        days = [day for platform, day in self.by_platform.items() if kind in (None, self.platform_kinds.get(platform))]
+        return min([period.end, *days]) if days else None
+
+
+def loaded_days(db: sa.Connection, company_id: str, platform_kinds: Mapping[str, str]) -> LoadedDays:
+    """What the company's connected connections have loaded: ``connections.loaded_through``, which loads set."""
+    query = sa.select(connections.c.platform, connections.c.loaded_through).where(
+        connections.c.company_id == company_id,
+        connections.c.status.in_(ACTIVE_STATUSES),
+        connections.c.loaded_through.is_not(None),
+    )
+    return LoadedDays({row.platform: row.loaded_through for row in db.execute(query)}, platform_kinds)
+
+
+@dataclass(frozen=True)
 class PeriodMetrics:
     """Every metric of a period with its prior value, change, goal and tracking status, as GET /results shows it."""
 
@@ -109,20 +143,31 @@ class PeriodMetrics:
     metrics: list[dict[str, Any]]
     goals: dict[str, float]
     warnings: list[str]
+    data_through: date | None
 
 
-def period_metrics(marts: Marts, db: sa.Connection, company_id: str, query: PeriodQuery) -> PeriodMetrics:
-    """One company's metrics for a period (``results_metrics.sql``) with the goals set for that kind of period."""
+def period_metrics(
+    marts: Marts, db: sa.Connection, company_id: str, query: PeriodQuery, platform_kinds: Mapping[str, str]
+) -> PeriodMetrics:
+    """One company's metrics for a period (``results_metrics.sql``) with the goals set for that kind of period.
+
+    Goals are paced against the days the period has data for: through the last day the metric's platforms
+    (``platform_kinds`` maps each platform to its registry kind) have loaded, not through ``period_end``,
+    which defaults to today while loads stop at yesterday.
+    """
     with marts.session(company_id) as session:
         period = load_period(session, query)
         rows = session.rows("results_metrics", company_id=company_id, **period.bounds)
     goals = {goal.metric_key: goal.target for goal in goal_store.list_goals(db, company_id, query.period_type)}
+    loaded = loaded_days(db, company_id, platform_kinds)
     metrics = []
     warnings = []
     for row in sorted(rows, key=lambda row: METRIC_ORDER.get(row["metric_key"], len(METRIC_ORDER))):
         key = row["metric_key"]
         target = goals.get(key)
-        status = tracking_status(key, row["value"], target, period.days_elapsed, period.period_days) if target else None
+        data_through = loaded.data_through(period, key)
+        days = period.days_with_data(data_through)
+        status = tracking_status(key, row["value"], target, days, period.period_days) if target else None
         metrics.append(
             {
                 "metric_key": key,
@@ -134,8 +179,9 @@ def period_metrics(marts: Marts, db: sa.Connection, company_id: str, query: Peri
                 "delta_pct": row["delta_pct"],
                 "target": target,
                 "tracking_status": status,
+                "data_through": data_through,
             }
         )
         if row["currencies"] and not row["is_ratio"]:
             warnings.append(currency_warning(key, row["currencies"]))
-    return PeriodMetrics(period=period, metrics=metrics, goals=goals, warnings=warnings)
+    return PeriodMetrics(period, metrics, goals, warnings, data_through=loaded.data_through(period))

@@ -18,10 +18,10 @@ from api.results import MartsDep
 from assistant.ask import answer_question
 from assistant.figures import CompanyFigures
 from assistant.qbr import llm_summary, qbr_figures, template_summary
-from tally.errors import InvalidRequest, ModelNotConfigured
+from tally.errors import ModelNotConfigured
 from warehouse import insights as insight_store
 from warehouse import qbrs as qbr_store
-from warehouse.results import today
+from warehouse.query_values import parse_day
 
 router = APIRouter(prefix="/api/clients/{companyId}", tags=["ai"])
 MODEL_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -71,16 +71,6 @@ def qbr_out(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "period": {"start": row["period_start"], "end": row["period_end"]}}
 
 
-def parse_as_of(value: str | None) -> dt.date:
-    """The ``as_of`` day of a review (default today): it reviews the three full months before that day's month."""
-    if value is None:
-        return today()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InvalidRequest("as_of must be a date as YYYY-MM-DD") from None
-
-
 @router.post(
     "/results/ask",
     response_model=AskOut,
@@ -107,7 +97,11 @@ def ask(
     "/results/prepare-qbr",
     status_code=201,
     response_model=QbrEnvelope,
-    responses={**AUTH_ERRORS, 400: {"description": "as_of is not a date"}, **MODEL_ERRORS},
+    responses={
+        **AUTH_ERRORS,
+        400: {"description": "as_of is not a YYYY-MM-DD date, is before 2000-01-01 or is in the future"},
+        **MODEL_ERRORS,
+    },
 )
 def prepare_qbr(
     company_id: UpdateCompany,
@@ -116,7 +110,12 @@ def prepare_qbr(
     app_engine: AppEngine,
     model: LanguageModelDep,
     as_of: Annotated[
-        str | None, Query(description="Review the 3 full months before this day's month (default: today)")
+        str | None,
+        Query(
+            description="Review the 3 full months before this day's month, YYYY-MM-DD from 2000-01-01 to today "
+            "(default: today)",
+            json_schema_extra={"format": "date"},
+        ),
     ] = None,
 ) -> dict[str, Any]:
     """Review the last three full months and the latest insight, store the QBR and set the client's last QBR date.
@@ -124,7 +123,7 @@ def prepare_qbr(
     The figures are read and the summary written before the one short transaction that stores them: no
     transaction waits on the model, and a model failure stores nothing.
     """
-    qbr_date = parse_as_of(as_of)
+    qbr_date = parse_day("as_of", as_of)
     with app_engine.connect() as db:
         insight = insight_store.latest_insight(db, company_id)
     data = qbr_figures(CompanyFigures(marts, app_engine, company_id), qbr_date, insight)

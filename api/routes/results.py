@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import AUTH_ERRORS, Db, ViewCompany
-from api.results import SORT_DIRECTIONS, MartsDep, PeriodDep, PlatformDep, enum, one_of
+from api.results import PLATFORM_KINDS, SORT_DIRECTIONS, MartsDep, PeriodDep, PlatformDep, enum, one_of
 from warehouse import insights as insight_store
 from warehouse import run_requests as outbox
 from warehouse.query_values import SORT_COLUMNS
@@ -37,7 +37,14 @@ class MetricOut(BaseModel):
     prior_value: float | None
     delta_pct: float | None = Field(description="Change against the prior period in %; null when prior is null or 0")
     target: float | None
-    tracking_status: Literal["on_track", "at_risk", "off_track"] | None
+    tracking_status: Literal["on_track", "at_risk", "off_track"] | None = Field(
+        description="The value against the target paced to the days of the period through data_through"
+    )
+    data_through: date | None = Field(
+        description="The last day of the period that every connected platform this metric comes from has loaded "
+        "(loads stop at yesterday in the account's time zone); goals are paced through it. Null when none of "
+        "them has recorded a load: then they are paced through the period's end"
+    )
 
 
 class InsightOut(BaseModel):
@@ -54,6 +61,11 @@ class ResultsOut(BaseModel):
     insight: InsightOut | None
     connected_platforms: list[str]
     warnings: list[str] = Field(description="Why some figures are missing, e.g. amounts in several currencies")
+    data_through: date | None = Field(
+        description="The last day of the period that every connected platform has loaded, so every figure is "
+        "complete through it (the earliest of the metrics' data_through); before the period's start when none "
+        "of it is loaded yet, null when no connected platform has recorded a load"
+    )
 
 
 class Totals(BaseModel):
@@ -96,16 +108,21 @@ class CampaignsOut(BaseModel):
 class DaySpend(BaseModel):
     date: date
     spend: float
+    platform: str = Field(description="The platform of the campaign this point belongs to")
 
 
 class DailyOut(BaseModel):
-    daily: dict[str, list[DaySpend]]
+    daily: dict[str, list[DaySpend]] = Field(
+        description="Keyed by campaign_id, as /results/campaigns lists it. Campaign ids are per platform, so two "
+        "platforms' campaigns may share one key: each point names its platform, and a key's points are ordered "
+        "by platform, then date (one full series per platform). Filter with ?platform= for one platform's series"
+    )
 
 
 @router.get("", response_model=ResultsOut, responses={**AUTH_ERRORS, **BAD_QUERY})
 def results(company_id: ViewCompany, query: PeriodDep, marts: MartsDep, db: Db) -> dict[str, Any]:
     """Metric totals for the period, each with its prior-period value, change and goal tracking."""
-    figures = period_metrics(marts, db, company_id, query)
+    figures = period_metrics(marts, db, company_id, query, PLATFORM_KINDS)
     return {
         "period": figures.period.current(),
         "prior_period": figures.period.prior(),
@@ -113,6 +130,7 @@ def results(company_id: ViewCompany, query: PeriodDep, marts: MartsDep, db: Db) 
         "insight": insight_store.latest_insight(db, company_id),
         "connected_platforms": outbox.connected_platforms(db, company_id),
         "warnings": figures.warnings,
+        "data_through": figures.data_through,
     }
 
 
@@ -140,7 +158,8 @@ def campaigns(
 
 @router.get("/campaigns/daily", response_model=DailyOut, responses={**AUTH_ERRORS, **BAD_QUERY})
 def campaigns_daily(company_id: ViewCompany, query: PeriodDep, platform: PlatformDep, marts: MartsDep) -> Response:
-    """Every campaign's spend on every day of the period (zero where it spent nothing), for sparklines.
+    """Every campaign's spend on every day of the period (zero where it spent nothing), for sparklines; a series
+    per platform and campaign, never two platforms' campaigns of the same id added together.
 
     A quarter of 100 campaigns is 9,000 points: the rows are written as JSON by orjson straight from the rollup's
     typed columns (a date and a double per point), which the response model documents, instead of being
@@ -151,5 +170,6 @@ def campaigns_daily(company_id: ViewCompany, query: PeriodDep, platform: Platfor
         rows = session.rows("campaign_daily_spend", company_id=company_id, platform=platform, **period.bounds)
     daily: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        daily.setdefault(row["campaign_id"], []).append({"date": row["date"], "spend": row["spend"]})
+        point = {"date": row["date"], "spend": row["spend"], "platform": row["platform"]}
+        daily.setdefault(row["campaign_id"], []).append(point)
     return Response(orjson.dumps({"daily": daily}), media_type="application/json")

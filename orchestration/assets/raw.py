@@ -223,7 +223,7 @@ def write_platform(context: dg.OpExecutionContext, tally: TallyResource, fetched
         shutil.rmtree(working_dir / pipeline.pipeline_name, ignore_errors=True)
         _remove_if_empty(working_dir)
     with tally.app_engine().begin() as db:
-        store.record_sync(db, fetched.connection_id, None)
+        store.record_sync(db, fetched.connection_id, None, loaded_through=fetched.span.end)
     return WrittenDays(fetched, round(time.monotonic() - started, 2))
 
 

@@ -221,7 +221,7 @@ def test_campaigns_and_sparklines_are_the_emulators_numbers(api: httpx.Client) -
     platform, campaign = next((p, c) for p, c, _, _ in emulated_days() if c.id == top["campaign_id"])
     by_day = {day: m.spend for p, c, day, m in emulated_days() if c.id == campaign.id}
     assert daily[top["campaign_id"]] == [
-        {"date": day.isoformat(), "spend": pytest.approx(float(by_day.get(day, 0)))}
+        {"date": day.isoformat(), "spend": pytest.approx(float(by_day.get(day, 0))), "platform": platform}
         for day in synthetic.days(START, END)
     ]
     assert platform == top["platform"]

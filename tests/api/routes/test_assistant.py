@@ -200,9 +200,9 @@ def test_ask_answers_through_tools_returning_the_period_numbers(api: httpx.Clien
     assert top["campaigns"][0]["spend_delta_pct"] == pytest.approx(delta(march["m1"], february["m1"]))
     assert top["campaigns"][1] | {"spend": pytest.approx(75.0)} == top["campaigns"][1]
     _metrics, _top, daily, goals = third.tool_results()
-    assert daily["daily_spend"] == [
-        {"date": day.isoformat(), "spend": 5.0 if day.day <= 15 else 0.0} for day in days(*MARCH_DAYS)
-    ]
+    assert daily["daily_spend_by_platform"] == {
+        "google_ads": [{"date": day.isoformat(), "spend": 5.0 if day.day <= 15 else 0.0} for day in days(*MARCH_DAYS)]
+    }
     # A month's whole spend against a target of 1,000, all 31 days elapsed: below 90% of it is off track.
     assert goals["goals"] == [
         {"metric_key": "spend", "target": 1000.0, "value": pytest.approx(expected["spend"]["value"]),
@@ -376,9 +376,34 @@ def test_prepare_qbr_without_a_model_writes_the_summary_by_template(
     assert fake_openai.requests == []
 
 
-def test_prepare_qbr_rejects_a_bad_date(plain_api: httpx.Client) -> None:
-    response = plain_api.post("/api/clients/acme/results/prepare-qbr", params={"as_of": "April"})
-    assert response.status_code == 400 and response.json() == {"detail": "as_of must be a date as YYYY-MM-DD"}
+@pytest.mark.parametrize(
+    ("as_of", "message"),
+    [
+        ("April", "as_of must be a date as YYYY-MM-DD"),
+        ("2024-4-15", "as_of must be a date as YYYY-MM-DD"),
+        ("0001-01-15", "as_of must not be before 2000-01-01"),
+        ("2999-01-01", "as_of must not be in the future"),
+    ],
+)
+def test_prepare_qbr_rejects_a_bad_date_and_stores_nothing(
+    plain_api: httpx.Client, app_engine: sa.Engine, as_of: str, message: str
+) -> None:
+    response = plain_api.post("/api/clients/acme/results/prepare-qbr", params={"as_of": as_of})
+    assert response.status_code == 400 and response.json() == {"detail": message}
+    assert plain_api.get("/api/clients/acme/qbrs").json() == {"qbrs": []}
+
+
+def test_a_review_of_an_earlier_day_keeps_the_latest_review_date(
+    plain_api: httpx.Client, app_engine: sa.Engine
+) -> None:
+    for as_of in ("2024-07-15", "2024-04-15"):
+        response = plain_api.post("/api/clients/acme/results/prepare-qbr", params={"as_of": as_of})
+        assert response.status_code == 201, response.text
+    listed = plain_api.get("/api/clients/acme/qbrs").json()["qbrs"]
+    assert [qbr["date"] for qbr in listed] == ["2024-04-15", "2024-07-15"]  # newest first
+    with app_engine.connect() as db:
+        profile = db.execute(sa.text("select last_qbr_date from client_profiles where company_id = 'acme'")).one()
+    assert str(profile.last_qbr_date) == "2024-07-15"
 
 
 def test_prepare_qbr_stores_nothing_when_the_model_fails(

@@ -99,6 +99,7 @@ def expected_metrics(company: str, window: tuple[date, date], prior: tuple[date,
             "delta_pct": delta(metric["value"], metric["prior_value"]),
             "target": None,
             "tracking_status": None,
+            "data_through": None,  # no connection of these companies has recorded a load
         }
     return metrics
 
@@ -114,6 +115,7 @@ def test_results_for_a_month_match_sums_of_the_rows(results: httpx.Client) -> No
     assert body["period"] == {"type": "month", "start": "2024-03-01", "end": "2024-03-31"}
     assert body["prior_period"] == {"type": "month", "start": "2024-02-01", "end": "2024-02-29"}
     assert body["insight"] is None and body["connected_platforms"] == [] and body["warnings"] == []
+    assert body["data_through"] is None
     expected = expected_metrics("acme", MARCH_DAYS, FEBRUARY_DAYS)
     assert [m["metric_key"] for m in body["metrics"]] == [
         "spend", "impressions", "clicks", "conversions", "conversion_value", "reach",
@@ -265,8 +267,11 @@ def test_daily_spend_has_every_day_of_the_period(results: httpx.Client) -> None:
         spend = {
             row.date: float(row.spend) for row in campaign_rows("acme", MARCH_DAYS) if row.campaign_id == campaign_id
         }
-        assert series == [{"date": day.isoformat(), "spend": spend.get(day, 0.0)} for day in days(*MARCH_DAYS)]
-    assert daily["g1"][20] == {"date": "2024-03-21", "spend": 0.0}
+        platform = next(row.platform for row in DATA.campaign_days if row.campaign_id == campaign_id)
+        assert series == [
+            {"date": day.isoformat(), "spend": spend.get(day, 0.0), "platform": platform} for day in days(*MARCH_DAYS)
+        ]
+    assert daily["g1"][20] == {"date": "2024-03-21", "spend": 0.0, "platform": "google_ads"}
     week = results.get(
         "/api/clients/acme/results/campaigns/daily", params={"period_type": "week", "period_end": "2025-01-01"}
     )
@@ -298,6 +303,7 @@ def test_amounts_in_several_currencies_are_not_added(results: httpx.Client) -> N
         ({"period_end": "2024-13-01"}, "period_end must be a date as YYYY-MM-DD"),
         ({"period_end": "31/03/2024"}, "period_end must be a date as YYYY-MM-DD"),
         ({"period_end": "2999-01-01"}, "period_end must not be in the future"),
+        ({"period_end": "0001-01-15"}, "period_end must not be before 2000-01-01"),
         ({"platform": "myspace"}, "platform must be one of: meta_ads, google_ads, tiktok_ads, shopify, ga4"),
         ({"sort_by": "name"}, "sort_by must be one of: spend, impressions, clicks, conversions, conversion_value"),
         ({"sort_dir": "up"}, "sort_dir must be one of: asc, desc"),

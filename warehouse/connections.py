@@ -179,4 +179,7 @@ def record_sync(db: sa.Connection, connection_id: str, error: str | None, auth_f
         values["status"] = "active"
     elif auth_failed:
         values["status"] = "error"
-    db.execute(connections.update().where(connections.c.id == connection_id).values(**values))
+    # Only the row the run loaded, and only while it is still connected: one disconnected during the run stays
+    # so, and a reconnect (a new row) keeps its own state.
+    still_connected = connections.c.status.in_(ACTIVE_STATUSES) & connections.c.credentials_encrypted.is_not(None)
+    db.execute(connections.update().where(connections.c.id == connection_id, still_connected).values(**values))

@@ -126,7 +126,7 @@ def test_keys_rotate_moves_a_stored_credential_to_the_new_key(settings: Settings
     assert ROTATED_TOKEN not in result.stdout + result.stderr
 
     after = stored_credentials(url)[connection_id]
-    assert after is not None and after != before
+    assert after is not None and after != before, "the rotation left the stored ciphertext as it was"
     assert ROTATED_TOKEN not in after and "access_token" not in after
     assert CredentialVault([new_key]).decrypt(after) == {"access_token": ROTATED_TOKEN, "ad_account_id": "5521"}
     with api_with_keys(settings, new_key) as api:

@@ -38,7 +38,7 @@ def small_pool(api_settings: Settings) -> Iterator[sa.Engine]:
         pool_size=POOL_SIZE,
         max_overflow=0,
         pool_timeout=1,
-        connect_args={"check_same_thread": False} if url.startswith("sqlite") else {},
+        connect_args={"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {},
     )
     yield engine
     engine.dispose()

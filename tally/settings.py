@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = Field(default=None, description="HS256 secret that signs API tokens.")
     jwt_public_key: str | None = Field(default=None, description="PEM public key for RS256 tokens.")
     jwt_algorithms: list[str] = Field(default=["HS256"], description="Accepted JWT algorithms.")
+    jwt_audience: str | None = Field(
+        default=None, description="When set, a token must name it in `aud` (and `tally token` puts it there)."
+    )
+    jwt_issuer: str | None = Field(
+        default=None, description="When set, a token must carry it as `iss` (and `tally token` puts it there)."
+    )
     demo: bool = Field(default=False, description="Demo mode: missing keys are generated under the data dir.")
 
     meta_ads_base_url: str = "https://graph.facebook.com"

@@ -31,6 +31,10 @@ PUBLIC_COLUMNS = [
     connections.c.updated_at,
 ]
 
+# A row that is still a live connection (not disconnected, credentials kept): what a write made after a slow
+# platform call or a run may touch.
+STILL_CONNECTED = connections.c.status.in_(ACTIVE_STATUSES) & connections.c.credentials_encrypted.is_not(None)
+
 
 @dataclass(frozen=True)
 class NewConnection:
@@ -89,17 +93,22 @@ def connected_credentials(db: sa.Connection, company_id: str, connection_id: str
     return row.platform, row.credentials_encrypted
 
 
-def insert_connection(db: sa.Connection, new: NewConnection) -> dict[str, Any]:
-    """Store a new active connection; ``PlatformAlreadyConnected`` when the platform already has one."""
+def ensure_not_connected(db: sa.Connection, company_id: str, platform: str) -> None:
+    """``PlatformAlreadyConnected`` when the company already has a connected connection to the platform."""
     existing = db.execute(
         sa.select(connections.c.id).where(
-            connections.c.company_id == new.company_id,
-            connections.c.platform == new.platform,
+            connections.c.company_id == company_id,
+            connections.c.platform == platform,
             connections.c.status.in_(ACTIVE_STATUSES),
         )
     ).first()
     if existing is not None:
         raise PlatformAlreadyConnected("Platform is already connected")
+
+
+def insert_connection(db: sa.Connection, new: NewConnection) -> dict[str, Any]:
+    """Store a new active connection; ``PlatformAlreadyConnected`` when the platform already has one."""
+    ensure_not_connected(db, new.company_id, new.platform)
     stamp = now()
     connection_id = str(uuid.uuid4())
     try:
@@ -130,21 +139,32 @@ def disconnect_connection(db: sa.Connection, company_id: str, connection_id: str
 
 
 def record_test_result(db: sa.Connection, company_id: str, connection_id: str, error: str | None) -> None:
-    """Remember a health check: a failure's reason (credentials kept), or a pass that clears it and reactivates."""
+    """Remember a health check: a failure's reason (credentials kept), or a pass that clears it and reactivates.
+
+    Only while the connection is still connected: the check ran outside any transaction, and one disconnected
+    meanwhile stays disconnected (``ConnectionNotFound``, as for any connection not active).
+    """
     values: dict[str, Any] = {"last_sync_error": error}
     if error is None:
         values["status"] = "active"
-    _update(db, company_id, connection_id, **values)
+    _update(db, company_id, connection_id, STILL_CONNECTED, not_found="Connection not found or not active", **values)
 
 
-def _update(db: sa.Connection, company_id: str, connection_id: str, **values: Any) -> None:
+def _update(
+    db: sa.Connection,
+    company_id: str,
+    connection_id: str,
+    *conditions: sa.ColumnElement[bool],
+    not_found: str = "Connection not found",
+    **values: Any,
+) -> None:
     result = db.execute(
         connections.update()
-        .where(connections.c.company_id == company_id, connections.c.id == connection_id)
+        .where(connections.c.company_id == company_id, connections.c.id == connection_id, *conditions)
         .values(updated_at=now(), **values)
     )
     if result.rowcount == 0:
-        raise ConnectionNotFound("Connection not found")
+        raise ConnectionNotFound(not_found)
 
 
 def connected_connection(db: sa.Connection, company_id: str, platform: str) -> dict[str, Any] | None:
@@ -194,4 +214,6 @@ def record_sync(
             values["loaded_through"] = later_day(connections.c.loaded_through, loaded_through)
     elif auth_failed:
         values["status"] = "error"
-    db.execute(connections.update().where(connections.c.id == connection_id).values(**values))
+    # Only the row the run loaded, and only while it is still connected: one disconnected during the run stays
+    # so, and a reconnect (a new row) keeps its own state.
+    db.execute(connections.update().where(connections.c.id == connection_id, STILL_CONNECTED).values(**values))

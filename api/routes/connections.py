@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import AUTH_ERRORS, CurrentPrincipal, Db, SettingsDep, UpdateCompany, VaultDep, ViewCompany
+from api.deps import AUTH_ERRORS, AppEngine, CurrentPrincipal, Db, SettingsDep, UpdateCompany, VaultDep, ViewCompany
 from api.fields import DisplayName, UtcDateTime
 from pipelines.registry import check_connection, get_platform, parse_credentials
 from tally.errors import ConnectionTestFailed
@@ -101,31 +101,36 @@ def create_connection(
     principal: CurrentPrincipal,
     settings: SettingsDep,
     vault: VaultDep,
-    db: Db,
+    app_engine: AppEngine,
 ) -> ConnectionCreated:
-    """Test the credentials against the platform, then store them encrypted as an active connection."""
+    """Test the credentials against the platform, then store them encrypted as an active connection.
+
+    No app-database connection is held while the platform answers (up to several slow, retried calls): the
+    database is asked before and written after, each in its own short transaction.
+    """
     spec = get_platform(body.platform)
     credentials = parse_credentials(spec, body.credentials)
+    with app_engine.connect() as db:
+        store.ensure_not_connected(db, company_id, spec.id)
     result = check_connection(spec, credentials, settings)
     if not result.success:
         raise ConnectionTestFailed(f"Connection test failed: {result.error}")
-    row = store.insert_connection(
-        db,
-        store.NewConnection(
-            company_id=company_id,
-            platform=spec.id,
-            source="manual",
-            connected_by_user_id=principal.sub,
-            account_id=result.account_id or credentials.account_id(),
-            display_name=body.display_name or result.display_name,
-            store_url=getattr(credentials, "store_url", None),
-            currency=result.currency,
-            timezone=result.timezone,
-            scopes=result.scopes,
-            token_expires_at=result.token_expires_at,
-            credentials_encrypted=vault.encrypt(credentials.plain()),
-        ),
+    new = store.NewConnection(
+        company_id=company_id,
+        platform=spec.id,
+        source="manual",
+        connected_by_user_id=principal.sub,
+        account_id=result.account_id or credentials.account_id(),
+        display_name=body.display_name or result.display_name,
+        store_url=getattr(credentials, "store_url", None),
+        currency=result.currency,
+        timezone=result.timezone,
+        scopes=result.scopes,
+        token_expires_at=result.token_expires_at,
+        credentials_encrypted=vault.encrypt(credentials.plain()),
     )
+    with app_engine.begin() as db:
+        row = store.insert_connection(db, new)
     return ConnectionCreated(connection=ConnectionOut.model_validate(row))
 
 
@@ -150,13 +155,23 @@ def disconnect_connection(company_id: UpdateCompany, connection_id: ConnectionId
     responses=AUTH_ERRORS,
 )
 def test_connection(
-    company_id: UpdateCompany, connection_id: ConnectionId, settings: SettingsDep, vault: VaultDep, db: Db
+    company_id: UpdateCompany,
+    connection_id: ConnectionId,
+    settings: SettingsDep,
+    vault: VaultDep,
+    app_engine: AppEngine,
 ) -> ConnectionTestOut:
-    """Decrypt the stored credentials and run the platform's health check; a failure is recorded."""
-    platform, encrypted = store.connected_credentials(db, company_id, str(connection_id))
+    """Decrypt the stored credentials and run the platform's health check; a failure is recorded.
+
+    The credentials are read and the outcome written in two short transactions, none held while the platform
+    answers; a connection disconnected meanwhile is not brought back (404, as for any connection not active).
+    """
+    with app_engine.connect() as db:
+        platform, encrypted = store.connected_credentials(db, company_id, str(connection_id))
     spec = get_platform(platform)
     result = check_connection(spec, spec.credentials_model.model_validate(vault.decrypt(encrypted)), settings)
-    store.record_test_result(db, company_id, str(connection_id), None if result.success else result.error)
+    with app_engine.begin() as db:
+        store.record_test_result(db, company_id, str(connection_id), None if result.success else result.error)
     return ConnectionTestOut(
         success=result.success, error=result.error, account_id=result.account_id, display_name=result.display_name
     )

@@ -31,6 +31,7 @@ MARCH_2024 = {"period_type": "month", "period_end": "2024-03-31"}
 
 @dataclass
 class Companies:
+    url: str
     a: httpx.Client
     b: httpx.Client
     b_ids: dict[str, str]
@@ -59,7 +60,7 @@ def companies(
         with client(COMPANY) as a, client(OTHER_COMPANY) as b:
             seed_company(a, COMPANY)
             b_ids = seed_company(b, OTHER_COMPANY, display_name=B_NAME)
-            yield Companies(a, b, b_ids)
+            yield Companies(url, a, b, b_ids)
 
 
 def b_rows(engine: sa.Engine) -> list[tuple]:
@@ -154,18 +155,54 @@ def test_b_id_in_a_query_is_refused(companies: Companies, params: dict[str, str]
         companies.assert_nothing_of_b(response)
 
 
-def test_b_id_in_a_body_changes_nothing_of_b(companies: Companies, app_engine: sa.Engine) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        # Connection bodies forbid fields they do not name: 422, before any id in them is looked at.
+        ("PATCH", "/connections/{b_connection}", {"display_name": "x", "company_id": OTHER_COMPANY}, 422),
+        ("POST", "/connections", {"platform": "ga4", "credentials": {}, "company_id": OTHER_COMPANY}, 422),
+        # The goals body ignores unknown fields: A's own goals are replaced, B's stay.
+        ("PUT", "/goals", {"goals": [], "company_id": OTHER_COMPANY}, 200),
+        # A's own 30-day backfill from seeding is still pending: A's backfill is refused, whatever the body names.
+        ("POST", "/connections/backfill", {"days": 60, "company_id": OTHER_COMPANY, "id": "{b_connection}"}, 409),
+    ],
+    ids=["rename", "connect", "goals", "backfill"],
+)
+def test_b_id_in_a_body_changes_nothing_of_b(
+    companies: Companies, app_engine: sa.Engine, method: str, path: str, body: dict[str, object], status: int
+) -> None:
     before = b_rows(app_engine)
-    a = f"/api/clients/{COMPANY}"
     b_connection = companies.b_ids["connection"]
-    attempts = [
-        ("PATCH", f"{a}/connections/{b_connection}", {"display_name": "x", "company_id": OTHER_COMPANY}),
-        ("POST", f"{a}/connections", {"platform": "ga4", "credentials": {}, "company_id": OTHER_COMPANY}),
-        ("PUT", f"{a}/goals", {"goals": [], "company_id": OTHER_COMPANY}),
-        ("POST", f"{a}/connections/backfill", {"days": 60, "company_id": OTHER_COMPANY, "id": b_connection}),
-    ]
-    for method, url, body in attempts:
-        response = companies.a.request(method, url, json=body)
-        assert response.status_code in (400, 404, 409, 422) or response.status_code < 300, response.text
-        companies.assert_nothing_of_b(response)
+    url = f"/api/clients/{COMPANY}{path.format(b_connection=b_connection)}"
+    body = {
+        key: value.format(b_connection=b_connection) if isinstance(value, str) else value for key, value in body.items()
+    }
+    response = companies.a.request(method, url, json=body)
+    assert response.status_code == status, response.text
+    companies.assert_nothing_of_b(response)
+    assert b_rows(app_engine) == before
+    if status == 200:
+        assert response.json() == {"goals": []}
+        assert companies.b.get(f"/api/clients/{OTHER_COMPANY}/goals").json()["goals"] != []
+
+
+def test_a_token_without_the_permission_is_403_under_b_as_under_a(
+    companies: Companies, app_engine: sa.Engine, make_token: TokenMaker
+) -> None:
+    """Permission comes before reach (403 before 404), and says nothing of B: the same answer under A's URL."""
+    before = b_rows(app_engine)
+    view_only = {"Authorization": f"Bearer {make_token(permissions=['clients:view'], companies=[COMPANY])}"}
+    for method, path in sorted(PERMISSIONS):
+        if PERMISSIONS[(method, path)] != "clients:update":
+            continue
+        answers = []
+        for company in (OTHER_COMPANY, COMPANY):
+            url = path.replace("{companyId}", company).replace("{id}", companies.b_ids["connection"])
+            response = httpx.request(
+                method, companies.url + url, headers=view_only, json=BODIES.get((method, path)), timeout=30
+            )
+            assert response.status_code == 403, (method, url, response.text)
+            companies.assert_nothing_of_b(response)
+            answers.append(response.json())
+        assert answers == [{"detail": "Missing permission: clients:update"}] * 2
     assert b_rows(app_engine) == before

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -117,6 +120,13 @@ def test_second_connection_to_a_platform_is_409_until_disconnected(client: httpx
     assert statuses == {first["id"]: "disconnected", again["id"]: "active"}
 
 
+def test_second_connection_is_409_without_asking_the_platform(client: httpx.Client, emulator: httpx.Client) -> None:
+    create(client, meta())
+    asked = emulator.get("/_emulator/requests/meta_ads/2002").json()["requests"]
+    assert client.post(f"/api/clients/{COMPANY}/connections", json=meta("2002")).status_code == 409
+    assert emulator.get("/_emulator/requests/meta_ads/2002").json()["requests"] == asked
+
+
 def test_list_returns_documented_fields_only(client: httpx.Client) -> None:
     create(client, meta())
     response = client.get(f"/api/clients/{COMPANY}/connections")
@@ -189,6 +199,26 @@ def test_health_check_failure_is_recorded_and_keeps_credentials(
     emulator.delete("/_emulator/faults").raise_for_status()
     assert client.post(f"/api/clients/{COMPANY}/connections/{connection['id']}/test").json()["success"] is True
     assert stored_row(app_engine, connection["id"]).last_sync_error is None
+
+
+def test_connection_disconnected_while_its_health_check_waits_stays_disconnected(
+    client: httpx.Client, emulator: httpx.Client, app_engine: sa.Engine
+) -> None:
+    connection = create(client, meta("4004"))
+    emulator.put("/_emulator/faults/meta_ads/4004", json={"delay_seconds": 1.5}).raise_for_status()
+    url = f"/api/clients/{COMPANY}/connections/{connection['id']}"
+    asked = emulator.get("/_emulator/requests/meta_ads/4004").json()["requests"]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        health_check = pool.submit(client.post, f"{url}/test")
+        while emulator.get("/_emulator/requests/meta_ads/4004").json()["requests"] == asked:
+            time.sleep(0.02)
+        assert client.delete(url).json() == {"ok": True}
+        response = health_check.result()
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Connection not found or not active"}
+    row = stored_row(app_engine, connection["id"])
+    assert row.status == "disconnected" and row.credentials_encrypted is None and row.last_sync_error is None
+    assert client.post(f"/api/clients/{COMPANY}/connections", json=meta("4004")).status_code == 201
 
 
 def test_health_check_of_unknown_connection_is_404(client: httpx.Client) -> None:

@@ -25,8 +25,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 # bench/ and tests/ are not installed packages: run as a script, this file needs the repo root on the path.
@@ -44,6 +46,7 @@ from pipelines.loading import platform_pipeline  # noqa: E402
 from pipelines.registry import PLATFORMS, get_platform, lookback_days  # noqa: E402
 from tally.background_server import serve_in_thread  # noqa: E402
 from tally.settings import Settings  # noqa: E402
+from tests.databases import dagster_postgres_storage, temporary_postgres_database  # noqa: E402
 from tests.e2e.daemon_stack import DaemonStack, daemon_stack  # noqa: E402
 from warehouse.app_database import create_app_engine  # noqa: E402
 from warehouse.app_tables import run_requests  # noqa: E402
@@ -174,12 +177,22 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--marts-clients", type=int, default=200)
     parser.add_argument("--marts-repeats", type=int, default=5)
+    parser.add_argument(
+        "--dagster-storage",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the instance's storage: the demo's SQLite files, or PostgreSQL as deploy/dagster.yaml has it",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="tally-bench-refresh-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="tally-bench-refresh-") as scratch, ExitStack() as resources:
         root = Path(scratch)
+        storage: dict[str, Any] = {}
+        if args.dagster_storage == "postgres":
+            storage = dagster_postgres_storage(resources.enter_context(temporary_postgres_database("tally_bench")))
         with serve_in_thread(create_emulator()) as emulator_url:
             (root / "tally").mkdir()
-            with daemon_stack(root / "tally", emulator_url, [company_id(i) for i in range(args.clients)]) as stack:
+            companies = [company_id(i) for i in range(args.clients)]
+            with daemon_stack(root / "tally", emulator_url, companies, storage) as stack:
                 connect_clients(stack, args.clients)
                 wait_for_sensor(stack, args.clients)
                 tally_s, breakdown = through_tally(stack, args.clients)
@@ -188,6 +201,7 @@ def main() -> int:
     growth = marts_per_client_growth(args.marts_clients, args.marts_repeats)
     ratio = tally_s / direct_s
     print(f"{args.clients} clients x {len(PLATFORMS)} platforms, each platform's sync lookback")
+    print(f"Dagster instance storage: {args.dagster_storage}")
     per_client = tally_s / args.clients
     print(f"through Tally (outbox, sensor, daemon, runs): {tally_s:8.2f} s  {per_client:.2f} s/client")
     for line in breakdown:

@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -50,3 +51,16 @@ def temporary_postgres_database(prefix: str = "tally_test", template: str | None
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def dagster_postgres_storage(url: str) -> dict[str, Any]:
+    """The ``storage`` block of a dagster.yaml that keeps the instance in the PostgreSQL database at ``url``."""
+    server = sa.engine.make_url(url)
+    postgres_db = {
+        "username": server.username,
+        "password": server.password or "",
+        "hostname": server.host,
+        "db_name": server.database,
+        "port": server.port or 5432,
+    }
+    return {"storage": {"postgres": {"postgres_db": postgres_db}}}

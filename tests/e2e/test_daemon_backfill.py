@@ -22,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.emulator.accounts import emulator_credentials
-from tests.databases import temporary_postgres_database
+from tests.databases import dagster_postgres_storage, temporary_postgres_database
 from tests.e2e.conftest import processes_of
 from tests.e2e.daemon_stack import DaemonStack, daemon_stack
 from tests.e2e.emulator_spend import account_timezone, backfill_days, served_spend
@@ -60,15 +60,7 @@ def dagster_storage(request: pytest.FixtureRequest) -> Iterator[DagsterStorage]:
         yield DagsterStorage({})
         return
     with temporary_postgres_database("tally_dagster") as url:
-        server = sa.engine.make_url(url)
-        postgres_db = {
-            "username": server.username,
-            "password": server.password or "",
-            "hostname": server.host,
-            "db_name": server.database,
-            "port": server.port or 5432,
-        }
-        yield DagsterStorage({"storage": {"postgres": {"postgres_db": postgres_db}}}, url)
+        yield DagsterStorage(dagster_postgres_storage(url), url)
 
 
 def expected_spend(emulator: httpx.Client, now: datetime, period: tuple[date, date]) -> Decimal:

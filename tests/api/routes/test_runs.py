@@ -38,6 +38,31 @@ def test_sync_queues_one_request_for_every_connected_platform(client: httpx.Clie
     assert sorted(request.platforms) == ["meta_ads", "shopify"] and request.requested_by == "user-1"
 
 
+@pytest.mark.parametrize("state", ["pending", "running"])
+def test_a_sync_while_one_is_pending_or_running_is_merged_into_it(
+    client: httpx.Client, app_engine: sa.Engine, state: str
+) -> None:
+    connect(client, "meta_ads")
+    assert client.post(f"{BASE}/sync").status_code == 202
+    [first] = requests_in_outbox(app_engine)
+    with app_engine.begin() as db:
+        db.execute(run_requests.update().where(run_requests.c.id == first.id).values(status=state))
+    for _ in range(3):
+        response = client.post(f"{BASE}/sync")
+        assert response.status_code == 202 and response.json() == {"message": "Sync started"}
+    assert [(row.id, row.status) for row in requests_in_outbox(app_engine)] == [(first.id, state)]
+
+
+def test_a_sync_after_the_last_one_finished_is_queued_anew(client: httpx.Client, app_engine: sa.Engine) -> None:
+    connect(client, "meta_ads")
+    assert client.post(f"{BASE}/sync").status_code == 202
+    [first] = requests_in_outbox(app_engine)
+    with app_engine.begin() as db:
+        db.execute(run_requests.update().where(run_requests.c.id == first.id).values(status="succeeded"))
+    assert client.post(f"{BASE}/sync").status_code == 202
+    assert [row.status for row in requests_in_outbox(app_engine)] == ["succeeded", "pending"]
+
+
 def test_sync_without_connections_is_400(client: httpx.Client, app_engine: sa.Engine) -> None:
     response = client.post(f"{BASE}/sync")
     assert response.status_code == 400 and "no active connection" in response.json()["detail"]

@@ -62,7 +62,21 @@ class CredentialField(BaseModel):
 
 
 TestConnection = Callable[[Any, Settings], ConnectionTestResult]
+# What a platform's rows are: campaign delivery (unioned into the campaign_daily mart, backfilled on request),
+# sales, or site traffic. ``warehouse.results.METRIC_SOURCE_KIND`` names them per metric.
+KINDS = ("ads", "commerce", "analytics")
 SourceFactory = Callable[..., DltSource]
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """One table a platform's dlt source loads into ``raw_<platform>``: its resource name and what it holds.
+
+    The platform owns its tables; the Dagster raw assets (one per table) and their descriptions come from here.
+    """
+
+    name: str
+    description: str
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,9 @@ class PlatformSpec:
     """A platform as the registry holds it: display metadata, credential schema and behaviour.
 
     ``source`` is called as ``source(credentials, start_date=..., end_date=..., company_id=..., settings=...)``
-    and returns a ``DltSource`` whose resources load the platform's raw tables.
+    and returns a ``DltSource`` whose resources load the platform's raw tables, ``raw_tables``, one resource each.
+    ``kind`` says what the platform's rows are: ``"ads"`` (campaign delivery, unioned into the campaign_daily mart
+    and backfilled), ``"commerce"`` (sales) or ``"analytics"`` (traffic).
     """
 
     id: str
@@ -83,7 +99,12 @@ class PlatformSpec:
     # Days a sync re-pulls (late conversions are restated), from the connector's settings module; the one
     # definition that TALLY_LOOKBACK_DAYS overrides per platform (pipelines.registry.lookback_days).
     lookback_days: int
+    raw_tables: tuple[RawTable, ...]
     kind: str = "ads"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.id}: kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
 
     def credential_fields(self) -> list[CredentialField]:
         """The credential form, derived from the schema so it cannot drift from validation."""

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipelines import ga4, google_ads, meta_ads, shopify, tiktok_ads
-from pipelines.base import ConnectionTestResult, Credentials, PlatformSpec
+from pipelines.base import KINDS, ConnectionTestResult, Credentials, PlatformSpec
 from tally.errors import ConfigurationError, InvalidCredentials, InvalidPlatform, PlatformError
 from tally.settings import Settings
 
@@ -22,6 +22,13 @@ def get_platform(platform_id: str) -> PlatformSpec:
         return PLATFORMS[platform_id]
     except KeyError:
         raise InvalidPlatform(f"Invalid platform: expected one of {', '.join(PLATFORMS)}") from None
+
+
+def platforms_of_kind(kind: str) -> tuple[str, ...]:
+    """The ids of the platforms of one ``kind`` (``"ads"``: the ones a backfill loads), in registry order."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    return tuple(platform for platform, spec in PLATFORMS.items() if spec.kind == kind)
 
 
 def parse_credentials(spec: PlatformSpec, raw: Any) -> Credentials:

@@ -52,24 +52,48 @@ class ModelRun:
     rows: int
 
 
-STAGING_MODELS = [
-    StagingModel(f"stg_{platform}__{table}", f"raw_{platform}", table, f"ad_{table}")
-    for platform in ("meta_ads", "google_ads", "tiktok_ads")
-    for table in ("campaign_daily", "campaigns")
-] + [
-    StagingModel("stg_shopify__daily_sales", "raw_shopify", "daily_sales", "daily_sales"),
-    StagingModel("stg_ga4__traffic_daily", "raw_ga4", "traffic_daily", "traffic_daily"),
-]
 # In dependency order: metric_daily reads campaign_daily.
 MART_MODELS = ["campaign_daily", "metric_daily"]
 # Mart rows are stored in this order: DuckDB's zone maps then skip the other companies, and PostgreSQL indexes it.
 MART_ORDER = "company_id, date"
 # The sql package sits beside this one, in a checkout and when installed.
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# A stand-in in sql/staging/empty/ is named after the table, with this prefix when every ad platform's model of
+# that table shares it (ad_campaign_daily.sql); exactly one of the two must exist.
+SHARED_STAND_IN_PREFIX = "ad_"
 PARAMETER = re.compile(r"(?<![:\w]):([a-z_]+)\b")
 # The PostgreSQL advisory lock that serialises the models' DDL against every refresh (any fixed bigint).
 MODELS_LOCK = 7_461_001
 EVERY_COMPANY: dict[str, Any] = {"company_id": None}
+
+
+def staging_models(staging_dir: Path) -> list[StagingModel]:
+    """The staging models as the files of ``staging_dir`` name them: ``stg_<platform>__<table>.sql`` reads
+    ``raw_<platform>.<table>``, so adding a platform's staging SQL (and a stand-in for a new shape) is the one step.
+
+    Platform names are not known here (the warehouse imports nothing of ``pipelines``); a test checks that every
+    ad platform of the registry has its models, and that each model's SQL reads the raw table its name says.
+    """
+    models = []
+    for path in sorted(staging_dir.glob("*.sql")):
+        platform, separator, table = path.stem.removeprefix("stg_").partition("__")
+        if not path.stem.startswith("stg_") or not separator or not platform or not table:
+            raise ValueError(f"sql/staging/{path.name}: a staging model is named stg_<platform>__<table>.sql")
+        stand_ins = [
+            name
+            for name in (table, SHARED_STAND_IN_PREFIX + table)
+            if staging_dir.joinpath("empty", f"{name}.sql").is_file()
+        ]
+        if len(stand_ins) != 1:
+            raise ValueError(
+                f"sql/staging/{path.name}: needs exactly one stand-in, sql/staging/empty/{table}.sql or "
+                f"{SHARED_STAND_IN_PREFIX}{table}.sql; found {len(stand_ins)}"
+            )
+        models.append(StagingModel(path.stem, f"raw_{platform}", table, stand_ins[0]))
+    return models
+
+
+STAGING_MODELS = staging_models(SQL_DIR / "staging")
 
 
 def model_sql(*path: str) -> str:

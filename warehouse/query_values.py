@@ -10,10 +10,32 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from tally.errors import InvalidRequest
-from warehouse.results import ADDITIVE_METRICS, today
+from warehouse.results import today
+from warehouse.serving import rollup_sql
 
-# The campaign columns /results/campaigns sorts by: the ad platforms' additive metrics, then derived ones.
-SORT_COLUMNS = (*ADDITIVE_METRICS[:6], "frequency", "roas", "cpa", "cpm", "ctr", "campaign_name")
+# The branches of sql/rollups/campaigns.sql's sort: ``case :sort_by when '<column>' then ...`` for the numbers,
+# ``:sort_by = '<column>'`` for the text.
+SORT_CASE = re.compile(r"\bcase\s+:sort_by\b(?P<branches>.*?)\bend\b", re.DOTALL | re.IGNORECASE)
+SORT_BRANCH = re.compile(r"\bwhen\s+'(\w+)'\s+then\b", re.IGNORECASE)
+SORT_TEXT = re.compile(r":sort_by\s*=\s*'(\w+)'", re.IGNORECASE)
+
+
+def sort_columns(sql: str) -> tuple[str, ...]:
+    """The columns a campaigns rollup sorts by, read from its SQL: the numeric ones in branch order, then text.
+
+    The SQL is where sorting happens, so the route's allowed values come from it and cannot name a column the
+    SQL would silently leave unsorted.
+    """
+    case = SORT_CASE.search(sql)
+    numbers = SORT_BRANCH.findall(case["branches"]) if case else []
+    columns = (*numbers, *SORT_TEXT.findall(sql))
+    if not numbers or len(set(columns)) != len(columns):
+        raise ValueError(f"the rollup's sort names no column or one twice: {', '.join(columns) or 'none'}")
+    return columns
+
+
+# The campaign columns /results/campaigns sorts by, as sql/rollups/campaigns.sql's sort CASE names them.
+SORT_COLUMNS = sort_columns(rollup_sql("campaigns"))
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # The first place on Earth where a day begins: a date later than today there is in the future everywhere.
 EARLIEST_TIME_ZONE = ZoneInfo("Etc/GMT-14")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import AUTH_ERRORS, AppEngine, CurrentPrincipal, Db, SettingsDep, UpdateCompany, VaultDep, ViewCompany
 from api.fields import DisplayName, UtcDateTime
-from pipelines.registry import check_connection, get_platform, parse_credentials
+from pipelines.registry import PLATFORMS, check_connection, get_platform, parse_credentials
 from tally.errors import ConnectionTestFailed
 from warehouse import connections as store
 
@@ -55,7 +55,7 @@ class ConnectionCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    platform: str = Field(max_length=64, description="meta_ads, google_ads, tiktok_ads, shopify or ga4")
+    platform: str = Field(max_length=64, description=f"One of the registry's platforms: {', '.join(PLATFORMS)}")
     credentials: dict[str, Any] = Field(description="Platform-specific credentials; see GET /platforms")
     display_name: DisplayName | None = None
 

@@ -9,12 +9,14 @@ from pydantic import BaseModel, Field
 
 from api.deps import AUTH_ERRORS, CurrentPrincipal, Db, UpdateCompany, ViewCompany
 from api.fields import UtcDateTime
+from pipelines.registry import platforms_of_kind
 from tally.errors import InvalidRequest
 from warehouse import run_requests as outbox
 
 router = APIRouter(prefix="/api/clients/{companyId}/connections", tags=["sync and backfill"])
 
-AD_PLATFORMS = ("meta_ads", "google_ads", "tiktok_ads")
+# The platforms a backfill loads: the registry's ad platforms (the others' history is not backfilled on request).
+AD_PLATFORMS = platforms_of_kind("ads")
 BACKFILL_DAYS = (30, 60, 90)
 
 
@@ -93,7 +95,7 @@ def request_backfill(
         raise InvalidRequest("days must be one of 30, 60 or 90")
     platforms = [p for p in outbox.connected_platforms(db, company_id) if p in AD_PLATFORMS]
     if not platforms:
-        raise InvalidRequest("The company has no active ad platform connection (meta_ads, google_ads, tiktok_ads)")
+        raise InvalidRequest(f"The company has no active ad platform connection ({', '.join(AD_PLATFORMS)})")
     outbox.create_request(db, company_id, "backfill", platforms, principal.sub, days=days)
     return Message(message=f"Backfill started for {days} days")
 

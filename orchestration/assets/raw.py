@@ -21,7 +21,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from orchestration.partitions import ClientDays, client_day_partitions_def, client_days
 from orchestration.resources import TallyResource
 from pipelines.loading import platform_pipeline
-from pipelines.registry import get_platform
+from pipelines.registry import PLATFORMS, get_platform
 from tally.errors import PlatformAuthError, PlatformError
 from warehouse import connections as store
 
@@ -29,27 +29,9 @@ WAREHOUSE_POOL = "warehouse_writer"
 # A long backfill is fetched this many days at a time, so its progress moves as it goes.
 FETCH_CHUNK_DAYS = 30
 OWNERS = ["team:data-engineering"]
+# Per platform, its raw tables and their descriptions, as the platform's own PlatformSpec lists them.
 RAW_TABLES: dict[str, dict[str, str]] = {
-    "meta_ads": {
-        "campaign_daily": "Meta Ads insights, one row per campaign per local day, as the Graph API sends them.",
-        "campaigns": "Meta Ads campaigns: name, status, objective, budgets in minor units.",
-    },
-    "google_ads": {
-        "campaign_daily": "Google Ads campaign metrics per local day (GAQL), money in micros.",
-        "campaigns": "Google Ads campaigns: name, status, channel type, daily budget in micros.",
-    },
-    "tiktok_ads": {
-        "campaign_daily": "TikTok Ads integrated report, one row per campaign per local day.",
-        "campaigns": "TikTok Ads campaigns: name, status, objective, budget and budget mode.",
-    },
-    "shopify": {
-        "orders": "Shopify orders as the Admin API sends them, with the shop's local date.",
-        "daily_sales": "Shopify orders and revenue per local day (zeros included), test and cancelled excluded.",
-        "coverage": "Shopify: per requested day, whether the token could read that day's orders.",
-    },
-    "ga4": {
-        "traffic_daily": "GA4 sessions, key events and revenue per day, session campaign and source/medium.",
-    },
+    platform: {table.name: table.description for table in spec.raw_tables} for platform, spec in PLATFORMS.items()
 }
 # Tables whose days may come back with no rows at all (a campaign restated to nothing): after a load, rows of the
 # run's days that the load did not write are removed. Shopify's daily_sales has a row for every visible day, and

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from pipelines.base import PlatformSpec
+from pipelines.base import PlatformSpec, RawTable
 from pipelines.ga4.client import test_connection
 from pipelines.ga4.credentials import GA4Credentials
 from pipelines.ga4.settings import DISPLAY_NAME, ICON, KIND, LOOKBACK_DAYS, PLATFORM
@@ -24,6 +24,9 @@ SPEC = PlatformSpec(
     source=source,
     kind=KIND,
     lookback_days=LOOKBACK_DAYS,
+    raw_tables=(
+        RawTable("traffic_daily", "GA4 sessions, key events and revenue per day, session campaign and source/medium."),
+    ),
 )
 
 __all__ = ["SPEC", "GA4Credentials", "source", "test_connection"]

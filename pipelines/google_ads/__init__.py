@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from pipelines.base import PlatformSpec
+from pipelines.base import PlatformSpec, RawTable
 from pipelines.google_ads.client import test_connection
 from pipelines.google_ads.credentials import GoogleAdsCredentials
 from pipelines.google_ads.settings import DISPLAY_NAME, ICON, LOOKBACK_DAYS, PLATFORM
@@ -27,6 +27,10 @@ SPEC = PlatformSpec(
     source=source,
     kind="ads",
     lookback_days=LOOKBACK_DAYS,
+    raw_tables=(
+        RawTable("campaign_daily", "Google Ads campaign metrics per local day (GAQL), money in micros."),
+        RawTable("campaigns", "Google Ads campaigns: name, status, channel type, daily budget in micros."),
+    ),
 )
 
 __all__ = ["SPEC", "GoogleAdsCredentials", "source", "test_connection"]

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from pipelines.base import PlatformSpec
+from pipelines.base import PlatformSpec, RawTable
 from pipelines.meta_ads.client import test_connection
 from pipelines.meta_ads.credentials import MetaAdsCredentials
 from pipelines.meta_ads.settings import DISPLAY_NAME, ICON, LOOKBACK_DAYS, PLATFORM
@@ -24,6 +24,12 @@ SPEC = PlatformSpec(
     source=source,
     kind="ads",
     lookback_days=LOOKBACK_DAYS,
+    raw_tables=(
+        RawTable(
+            "campaign_daily", "Meta Ads insights, one row per campaign per local day, as the Graph API sends them."
+        ),
+        RawTable("campaigns", "Meta Ads campaigns: name, status, objective, budgets in minor units."),
+    ),
 )
 
 __all__ = ["SPEC", "MetaAdsCredentials", "source", "test_connection"]

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from pipelines.base import PlatformSpec
+from pipelines.base import PlatformSpec, RawTable
 from pipelines.shopify.client import test_connection
 from pipelines.shopify.credentials import ShopifyCredentials
 from pipelines.shopify.settings import DISPLAY_NAME, LOOKBACK_DAYS, PLATFORM
@@ -24,6 +24,13 @@ SPEC = PlatformSpec(
     source=source,
     kind="commerce",
     lookback_days=LOOKBACK_DAYS,
+    raw_tables=(
+        RawTable("orders", "Shopify orders as the Admin API sends them, with the shop's local date."),
+        RawTable(
+            "daily_sales", "Shopify orders and revenue per local day (zeros included), test and cancelled excluded."
+        ),
+        RawTable("coverage", "Shopify: per requested day, whether the token could read that day's orders."),
+    ),
 )
 
 __all__ = ["SPEC", "ShopifyCredentials", "source", "test_connection"]

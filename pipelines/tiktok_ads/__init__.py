@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from pipelines.base import PlatformSpec
+from pipelines.base import PlatformSpec, RawTable
 from pipelines.tiktok_ads.client import test_connection
 from pipelines.tiktok_ads.credentials import TikTokAdsCredentials
 from pipelines.tiktok_ads.settings import DISPLAY_NAME, ICON, LOOKBACK_DAYS, PLATFORM
@@ -24,6 +24,10 @@ SPEC = PlatformSpec(
     source=source,
     kind="ads",
     lookback_days=LOOKBACK_DAYS,
+    raw_tables=(
+        RawTable("campaign_daily", "TikTok Ads integrated report, one row per campaign per local day."),
+        RawTable("campaigns", "TikTok Ads campaigns: name, status, objective, budget and budget mode."),
+    ),
 )
 
 __all__ = ["SPEC", "TikTokAdsCredentials", "source", "test_connection"]

@@ -36,6 +36,10 @@ from warehouse import run_requests as outbox
 from warehouse.models import MART_MODELS
 
 JOB_NAME = "client_refresh_job"
+# The steps hand each other small descriptions (the days, the rows written), never data: the fetched rows stay in
+# the run's dlt working folder. In one process they pass in memory; pickling each to a file cost a stored DEBUG
+# event and a file per hand-over, for a run that is not resumed step by step (a request is asked again instead).
+IN_MEMORY = "in_memory_io_manager"
 
 
 class PlatformWindow(dg.Config):
@@ -70,7 +74,12 @@ class PlannedLoad:
     span: ClientDays
 
 
-@dg.op(out={"platforms": dg.DynamicOut(PlannedLoad), "client": dg.Out(str)})
+@dg.op(
+    out={
+        "platforms": dg.DynamicOut(PlannedLoad, io_manager_key=IN_MEMORY),
+        "client": dg.Out(str, io_manager_key=IN_MEMORY),
+    }
+)
 def plan_refresh(context: dg.OpExecutionContext, tally: TallyResource, config: RefreshPlan):
     """Fan out one fetch-and-write pair per platform of the plan; the request is running from here on."""
     request_id = context.run.tags.get(TAG_REQUEST)
@@ -84,7 +93,10 @@ def plan_refresh(context: dg.OpExecutionContext, tally: TallyResource, config: R
     yield dg.Output(config.company_id, output_name="client")
 
 
-@dg.op(description="Fetch one platform's days of the client and normalise them; holds no warehouse lock.")
+@dg.op(
+    out=dg.Out(FetchedDays, io_manager_key=IN_MEMORY),
+    description="Fetch one platform's days of the client and normalise them; holds no warehouse lock.",
+)
 def fetch_days(context: dg.OpExecutionContext, tally: TallyResource, planned: PlannedLoad) -> FetchedDays:
     platform, span = planned.platform, planned.span
     request_id = context.run.tags.get(TAG_REQUEST)
@@ -100,7 +112,11 @@ def fetch_days(context: dg.OpExecutionContext, tally: TallyResource, planned: Pl
         raise
 
 
-@dg.op(pool=warehouse_pool(), description="Write one platform's fetched days into its raw tables.")
+@dg.op(
+    out=dg.Out(WrittenDays, io_manager_key=IN_MEMORY),
+    pool=warehouse_pool(),
+    description="Write one platform's fetched days into its raw tables.",
+)
 def write_days(context: dg.OpExecutionContext, tally: TallyResource, fetched: FetchedDays) -> WrittenDays:
     """Only the write holds the writer slot; its materializations are stored by ``record_days``, outside it."""
     request_id = context.run.tags.get(TAG_REQUEST)
@@ -114,14 +130,21 @@ def write_days(context: dg.OpExecutionContext, tally: TallyResource, fetched: Fe
     return written
 
 
-@dg.op(description="Materialize the (client, day) partitions of the raw tables a write covered.")
+@dg.op(
+    out=dg.Out(dg.Nothing, io_manager_key=IN_MEMORY),
+    description="Materialize the (client, day) partitions of the raw tables a write covered.",
+)
 def record_days(context: dg.OpExecutionContext, written: WrittenDays) -> None:
     """A step of its own, so that storing an event per table and day (about 15 ms each on SQLite storage) does
     not hold the warehouse writer slot that every other client's write is waiting for."""
     _report_raw_partitions(context, written)
 
 
-@dg.op(pool=warehouse_pool(), description="Rebuild and publish the client's marts, then record the request's outcome.")
+@dg.op(
+    out=dg.Out(dg.Nothing, io_manager_key=IN_MEMORY),
+    pool=warehouse_pool(),
+    description="Rebuild and publish the client's marts, then record the request's outcome.",
+)
 def refresh_client_marts(
     context: dg.OpExecutionContext, tally: TallyResource, client: str, written: list[WrittenDays]
 ) -> None:

@@ -7,7 +7,7 @@ import dagster as dg
 from orchestration.assets.insights import weekly_insight_asset
 from orchestration.assets.marts import marts
 from orchestration.assets.raw import raw_assets
-from orchestration.client_refresh import client_refresh_job
+from orchestration.client_refresh import IN_MEMORY, client_refresh_job
 from orchestration.resources import LanguageModelResource, TallyResource
 from orchestration.schedules import (
     daily_refresh_job,
@@ -22,5 +22,5 @@ defs = dg.Definitions(
     sensors=[run_requests_sensor],
     jobs=[client_refresh_job, client_marts_job, daily_refresh_job, weekly_insight_job],
     schedules=[daily_refresh_schedule, weekly_insight_schedule],
-    resources={"tally": TallyResource(), "language_model": LanguageModelResource()},
+    resources={"tally": TallyResource(), "language_model": LanguageModelResource(), IN_MEMORY: dg.mem_io_manager},
 )

@@ -1,0 +1,132 @@
+"""Raw assets split across shards of clients: each client's days live on its own shard's asset, and the run path,
+the sensor and the marts follow it.
+
+The layout is read once, when the definitions are imported (``TALLY_CLIENT_SHARDS``), so the tests that need a
+sharded layout run this module again in a fresh process with ``TALLY_CLIENT_SHARDS=4``; in this process they run
+with whatever the environment sets (one shard by default), and must pass with both.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+
+from orchestration.assets.marts import mart_asset_key
+from orchestration.assets.raw import RAW_TABLES, all_raw_asset_keys, client_raw_asset_key
+from orchestration.definitions import defs
+from orchestration.partitions import CLIENT_SHARDS, CLIENTS, client_shard, shard_name
+from orchestration.resources import TallyResource
+from tests.orchestration.conftest import Connect, run_pending, tick
+from warehouse import run_requests as requests_store
+
+REPO = Path(__file__).resolve().parents[2]
+COMPANIES = [f"client{index:03d}" for index in range(500)]
+
+
+def yesterday_in(timezone: str) -> date:
+    return datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
+
+
+def test_a_clients_shard_is_the_same_in_every_process() -> None:
+    """Python's own str hash changes per process; the shard must not, or a client's history would move."""
+    script = (
+        "from orchestration.partitions import client_shard\n"
+        "print([client_shard(f'client{i:03d}', 16) for i in range(500)])"
+    )
+    shards = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+        for seed in ("1", "2")
+    }
+    assert len(shards) == 1
+    assert shards == {str([client_shard(company, 16) for company in COMPANIES])}
+
+
+def test_clients_spread_over_every_shard() -> None:
+    counts = [0] * 16
+    for company in COMPANIES:
+        counts[client_shard(company, 16)] += 1
+    assert min(counts) >= 15 and max(counts) <= 50, counts
+
+
+def test_sharded_layout_has_one_asset_per_table_and_shard_and_the_marts_depend_on_all() -> None:
+    keys = {key.to_user_string() for key in all_raw_asset_keys(4)}
+    assert len(keys) == 4 * sum(len(tables) for tables in RAW_TABLES.values())
+    assert {"raw/meta_ads/campaign_daily/clients_0", "raw/meta_ads/campaign_daily/clients_3"} <= keys
+    assert {key.to_user_string() for key in all_raw_asset_keys(1)} >= {"raw/meta_ads/campaign_daily"}
+    assert shard_name(0, 1) is None and shard_name(7, 16) == "clients_07"
+
+    graph = defs.resolve_asset_graph()
+    raw_keys = set(all_raw_asset_keys())
+    assert {key for key in graph.get_all_asset_keys() if key.path[0] == "raw"} == raw_keys
+    for name in ("campaign_daily", "metric_daily"):
+        assert set(graph.get(mart_asset_key(name)).parent_keys) == raw_keys
+
+
+def test_a_backfill_materializes_the_clients_days_on_its_own_shard_only(
+    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
+) -> None:
+    meta = connect("acme", "meta_ads")
+    connect("globex", "meta_ads", seed=2)
+    with tally.app_engine().begin() as db:
+        requests_store.create_request(db, "acme", "backfill", ["meta_ads"], "test", days=30)
+
+    tick(instance, tally)
+    assert {"acme", "globex"} <= set(instance.get_dynamic_partitions(CLIENTS))
+    for company in ("acme", "globex"):
+        shard = shard_name(client_shard(company))
+        if shard is not None:
+            assert company in instance.get_dynamic_partitions(shard)
+    assert run_pending(instance, tally) == [True]
+
+    end = yesterday_in(meta["timezone"])
+    expected = {f"acme|{end - timedelta(days=n)}" for n in range(30)}
+    for table in RAW_TABLES["meta_ads"]:
+        own = client_raw_asset_key("meta_ads", table, "acme")
+        assert instance.get_materialized_partitions(own) == expected
+        others = [key for key in all_raw_asset_keys() if key != own and key.path[:3] == own.path[:3]]
+        assert len(others) == CLIENT_SHARDS - 1
+        assert all(not instance.get_materialized_partitions(key) for key in others)
+    assert instance.get_materialized_partitions(mart_asset_key("campaign_daily")) == {"acme"}
+
+
+def test_a_client_added_before_the_shards_were_raised_gets_its_shard_partition(
+    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
+) -> None:
+    """A deployment that raises TALLY_CLIENT_SHARDS has clients in ``clients`` but in no shard yet."""
+    connect("acme", "meta_ads")
+    instance.add_dynamic_partitions(CLIENTS, ["acme"])
+    tick(instance, tally)
+    shard = shard_name(client_shard("acme"))
+    assert shard is None or instance.get_dynamic_partitions(shard) == ["acme"]
+
+
+def test_this_module_passes_with_clients_split_across_four_shards() -> None:
+    if CLIENT_SHARDS != 1:
+        pytest.skip("this is the run in the fresh process")
+    env = {**os.environ, "TALLY_CLIENT_SHARDS": "4"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", __file__],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout.splitlines()[-1]

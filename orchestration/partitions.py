@@ -1,19 +1,19 @@
 """The partitions of Tally's assets: clients (dynamic), and client x local day for the raw platform tables.
 
-Every asset partitioned by client (the marts, the weekly insight) shares the ``clients`` dynamic partitions. The
-raw tables are partitioned by client and day, and their clients are split across ``TALLY_CLIENT_SHARDS`` assets
-per table by a stable hash of the company id: shard ``k`` of a table is its own asset with its own dynamic
-partitions ``clients_<k>``. Why: the asset page's partition status (Dagster's ``assetPartitionStatuses``) costs
-what one asset holds, and with time as the primary dimension it lists, for each run of days, the clients
-materialized in it; when clients start on different days, as they do when an agency adds them over time, that
-grows with the square of an asset's clients (``bench/partitions.py``). Sharding keeps an asset at
-about ``clients / shards``. With one shard the raw assets keep the unsharded keys and the ``clients`` partitions.
+Every asset partitioned by client (the marts, the weekly insight, and the client dimension of the raw tables)
+shares the ``clients`` dynamic partitions. The raw tables' clients are split across ``TALLY_CLIENT_SHARDS``
+assets per table by a stable hash of the company id: shard ``k`` of a table is its own asset, and a client's days
+are materialized on its shard's asset only. Why: the asset page's partition status (Dagster's
+``assetPartitionStatuses``) and a backfill's launch cost about what one asset has materialized, key by key (it
+parses and validates every materialized ``client|day`` key; ``bench/partitions.py``), so sharding keeps that at
+about ``clients / shards`` clients' history. The shards keep the one ``clients`` dimension because the marts'
+``MultiToSingleDimensionPartitionMapping`` needs the client dimension to be the marts' own partitions. With one
+shard the raw assets keep the unsharded keys.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -43,31 +43,9 @@ def shard_name(shard: int, shards: int = CLIENT_SHARDS) -> str | None:
     return None if shards == 1 else f"{CLIENTS}_{shard:0{len(str(shards - 1))}d}"
 
 
-def shard_clients_def(shard: int, shards: int = CLIENT_SHARDS) -> dg.DynamicPartitionsDefinition:
-    """The dynamic client partitions of one shard; the shared ``clients`` partitions when there is one shard."""
-    name = shard_name(shard, shards)
-    return clients_partitions_def if name is None else dg.DynamicPartitionsDefinition(name=name)
-
-
-def client_day_partitions_def(shard: int, shards: int = CLIENT_SHARDS) -> dg.MultiPartitionsDefinition:
-    """One shard's raw tables' partitions: that shard's clients x local day."""
-    return dg.MultiPartitionsDefinition({"client": shard_clients_def(shard, shards), "date": daily_partitions_def})
-
-
-def sync_client_partitions(instance: dg.DagsterInstance, companies: Iterable[str], shards: int = CLIENT_SHARDS) -> None:
-    """Add each company missing from the ``clients`` partitions or from its shard's partitions (a deployment
-    that raised ``TALLY_CLIENT_SHARDS`` has clients that are in ``clients`` but in no shard yet)."""
-    wanted = list(companies)
-    partitions_names = {CLIENTS: wanted}
-    for company in wanted:
-        name = shard_name(client_shard(company, shards), shards)
-        if name is not None:
-            partitions_names.setdefault(name, []).append(company)
-    for name, names in partitions_names.items():
-        known = set(instance.get_dynamic_partitions(name))
-        missing = [company for company in dict.fromkeys(names) if company not in known]
-        if missing:
-            instance.add_dynamic_partitions(name, missing)
+client_day_partitions_def = dg.MultiPartitionsDefinition(
+    {"client": clients_partitions_def, "date": daily_partitions_def}
+)
 
 
 @dataclass(frozen=True)
@@ -95,7 +73,7 @@ def client_days(context: dg.AssetExecutionContext) -> ClientDays:
     Every key of one run must belong to one client, since credentials and dlt state are per client.
     """
     keys = [
-        client_day_partitions_def(0).get_partition_key_from_str(key) if isinstance(key, str) else key
+        client_day_partitions_def.get_partition_key_from_str(key) if isinstance(key, str) else key
         for key in context.partition_keys
     ]
     companies = {key.keys_by_dimension["client"] for key in keys}

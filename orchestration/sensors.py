@@ -22,7 +22,7 @@ import dagster as dg
 
 from orchestration.assets.marts import mart_asset_key
 from orchestration.client_refresh import JOB_NAME, client_refresh_job, refresh_run_config
-from orchestration.partitions import clients_partitions_def, sync_client_partitions
+from orchestration.partitions import CLIENTS, clients_partitions_def
 from orchestration.resources import TallyResource
 from pipelines.registry import lookback_days
 from tally.run_tags import MARTS_STEP, TAG_COMPANY, TAG_REQUEST
@@ -175,7 +175,10 @@ def run_requests_sensor(context: dg.SensorEvaluationContext, tally: TallyResourc
     with tally.app_engine().begin() as db:
         companies = store.companies_with_connections(db)
         pending, running = outbox.pending_requests(db), outbox.running_requests(db)
-    sync_client_partitions(context.instance, companies)
+    known = set(context.instance.get_dynamic_partitions(CLIENTS))
+    new_clients = [company for company in companies if company not in known]
+    if new_clients:
+        context.instance.add_dynamic_partitions(CLIENTS, new_clients)
     run_requests: list[dg.RunRequest] = []
     for request in pending:
         run_requests.extend(hand_over(context, tally, request, now))

@@ -96,7 +96,7 @@ def platform_raw_assets(platform: str, shard: int = 0, shards: int = CLIENT_SHAR
     """The multi-asset that loads one platform's raw tables for one shard of the clients (for a data engineer's
     own materializations and backfills; requests from the API run ``client_refresh_job``, which loads through the
     same two functions)."""
-    partitions_def = client_day_partitions_def(shard, shards)
+    partitions_def = client_day_partitions_def
     specs = [
         dg.AssetSpec(
             raw_asset_key(platform, table, shard, shards),

@@ -11,22 +11,44 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
+from dagster._core.workspace.context import WorkspaceProcessContext, WorkspaceRequestContext
+from dagster._core.workspace.load_target import WorkspaceFileTarget
+from dagster_graphql.test.utils import execute_dagster_graphql
 
 from orchestration.assets.marts import mart_asset_key
 from orchestration.assets.raw import RAW_TABLES, all_raw_asset_keys, client_raw_asset_key
 from orchestration.definitions import defs
-from orchestration.partitions import CLIENT_SHARDS, CLIENTS, client_shard, shard_name
+from orchestration.partitions import CLIENT_SHARDS, client_shard, shard_name
 from orchestration.resources import TallyResource
-from tests.orchestration.conftest import Connect, run_pending, tick
+from tests.orchestration.conftest import Connect, run_pending
 from warehouse import run_requests as requests_store
 
 REPO = Path(__file__).resolve().parents[2]
+LAUNCH_BACKFILL = """
+mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $backfillParams) {
+    __typename
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+@contextmanager
+def graphql_context(instance: dg.DagsterInstance) -> Iterator[WorkspaceRequestContext]:
+    """The webserver's GraphQL context over the repository's workspace (a code server of the definitions)."""
+    with WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(REPO / "workspace.yaml")])) as process:
+        yield process.create_request_context()
+
+
 COMPANIES = [f"client{index:03d}" for index in range(500)]
 
 
@@ -82,16 +104,9 @@ def test_a_backfill_materializes_the_clients_days_on_its_own_shard_only(
     instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
 ) -> None:
     meta = connect("acme", "meta_ads")
-    connect("globex", "meta_ads", seed=2)
     with tally.app_engine().begin() as db:
         requests_store.create_request(db, "acme", "backfill", ["meta_ads"], "test", days=30)
 
-    tick(instance, tally)
-    assert {"acme", "globex"} <= set(instance.get_dynamic_partitions(CLIENTS))
-    for company in ("acme", "globex"):
-        shard = shard_name(client_shard(company))
-        if shard is not None:
-            assert company in instance.get_dynamic_partitions(shard)
     assert run_pending(instance, tally) == [True]
 
     end = yesterday_in(meta["timezone"])
@@ -105,15 +120,19 @@ def test_a_backfill_materializes_the_clients_days_on_its_own_shard_only(
     assert instance.get_materialized_partitions(mart_asset_key("campaign_daily")) == {"acme"}
 
 
-def test_a_client_added_before_the_shards_were_raised_gets_its_shard_partition(
-    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
-) -> None:
-    """A deployment that raises TALLY_CLIENT_SHARDS has clients in ``clients`` but in no shard yet."""
-    connect("acme", "meta_ads")
-    instance.add_dynamic_partitions(CLIENTS, ["acme"])
-    tick(instance, tally)
-    shard = shard_name(client_shard("acme"))
-    assert shard is None or instance.get_dynamic_partitions(shard) == ["acme"]
+def test_a_partition_backfill_of_a_shard_launches_through_the_webserver_schema(instance: dg.DagsterInstance) -> None:
+    """What the asset page's Materialize sends: it resolves the marts' mapping from the shard's client dimension,
+    which must be the marts' own ``clients`` partitions (a shard of its own dynamic partitions fails here)."""
+    instance.add_dynamic_partitions("clients", ["acme"])
+    keys = [client_raw_asset_key("meta_ads", table, "acme") for table in RAW_TABLES["meta_ads"]]
+    day = date.today() - timedelta(days=3)
+    params = {"assetSelection": [{"path": key.path} for key in keys], "partitionNames": [f"acme|{day}"]}
+    with graphql_context(instance) as context:
+        answer = execute_dagster_graphql(context, LAUNCH_BACKFILL, {"backfillParams": params})
+    assert answer.errors is None
+    assert answer.data["launchPartitionBackfill"]["__typename"] == "LaunchBackfillSuccess", answer.data
+    [backfill] = instance.get_backfills()
+    assert backfill.asset_selection == keys
 
 
 def test_this_module_passes_with_clients_split_across_four_shards() -> None:

@@ -96,7 +96,6 @@ def platform_raw_assets(platform: str, shard: int = 0, shards: int = CLIENT_SHAR
     """The multi-asset that loads one platform's raw tables for one shard of the clients (for a data engineer's
     own materializations and backfills; requests from the API run ``client_refresh_job``, which loads through the
     same two functions)."""
-    partitions_def = client_day_partitions_def
     specs = [
         dg.AssetSpec(
             raw_asset_key(platform, table, shard, shards),
@@ -104,7 +103,7 @@ def platform_raw_assets(platform: str, shard: int = 0, shards: int = CLIENT_SHAR
             group_name=platform,
             kinds={"dlt", warehouse_kind()},
             owners=OWNERS,
-            partitions_def=partitions_def,
+            partitions_def=client_day_partitions_def,
         )
         for table, description in RAW_TABLES[platform].items()
     ]
@@ -113,12 +112,19 @@ def platform_raw_assets(platform: str, shard: int = 0, shards: int = CLIENT_SHAR
     @dg.multi_asset(
         name=f"{platform}_raw" if name is None else f"{platform}_raw_{name}",
         specs=specs,
-        partitions_def=partitions_def,
+        partitions_def=client_day_partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=warehouse_pool(),
     )
     def load(context: dg.AssetExecutionContext, tally: TallyResource) -> Iterator[dg.MaterializeResult]:
         span = client_days(context)
+        if client_shard(span.company_id, shards) != shard:
+            # Every client is a partition of every shard (they share the clients dimension); its days are recorded
+            # on its own shard only, or the asset pages would show them in two places.
+            own = raw_asset_key(
+                platform, next(iter(RAW_TABLES[platform])), client_shard(span.company_id, shards), shards
+            )
+            raise dg.Failure(f"{span.company_id}'s days belong to {own.to_user_string()} and its platform's shard")
         fetched = fetch_platform(context, tally, platform, span)
         written = write_platform(context, tally, fetched)
         for table, metadata in written.metadata_by_table().items():

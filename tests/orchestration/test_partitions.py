@@ -24,7 +24,7 @@ from dagster._core.workspace.load_target import WorkspaceFileTarget
 from dagster_graphql.test.utils import execute_dagster_graphql
 
 from orchestration.assets.marts import mart_asset_key
-from orchestration.assets.raw import RAW_TABLES, all_raw_asset_keys, client_raw_asset_key
+from orchestration.assets.raw import RAW_TABLES, all_raw_asset_keys, client_raw_asset_key, raw_asset_key, raw_assets
 from orchestration.definitions import defs
 from orchestration.partitions import CLIENT_SHARDS, client_shard, shard_name
 from orchestration.resources import TallyResource
@@ -133,6 +133,26 @@ def test_a_partition_backfill_of_a_shard_launches_through_the_webserver_schema(i
     assert answer.data["launchPartitionBackfill"]["__typename"] == "LaunchBackfillSuccess", answer.data
     [backfill] = instance.get_backfills()
     assert backfill.asset_selection == keys
+
+
+def test_materializing_a_client_on_another_shards_asset_fails_and_records_nothing(
+    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
+) -> None:
+    if CLIENT_SHARDS == 1:
+        pytest.skip("one shard: every client's days are on the one asset")
+    connect("acme", "meta_ads")
+    instance.add_dynamic_partitions("clients", ["acme"])
+    other = (client_shard("acme") + 1) % CLIENT_SHARDS
+    [asset] = [a for a in raw_assets if raw_asset_key("meta_ads", "campaign_daily", other) in a.keys]
+    day = date.today() - timedelta(days=3)
+    result = dg.materialize(
+        [asset], partition_key=f"acme|{day}", instance=instance, resources={"tally": tally}, raise_on_error=False
+    )
+    assert not result.success
+    [failure] = [event for event in result.all_events if event.is_step_failure]
+    own = client_raw_asset_key("meta_ads", "campaign_daily", "acme").to_user_string()
+    assert own in failure.step_failure_data.user_failure_data.description
+    assert all(not instance.get_materialized_partitions(key) for key in all_raw_asset_keys())
 
 
 def test_this_module_passes_with_clients_split_across_four_shards() -> None:

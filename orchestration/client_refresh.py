@@ -24,8 +24,8 @@ from orchestration.assets.marts import mart_asset_key, publish_client_marts
 from orchestration.assets.raw import (
     FetchedDays,
     WrittenDays,
+    client_raw_asset_key,
     fetch_platform,
-    raw_asset_key,
     warehouse_pool,
     write_platform,
 )
@@ -166,11 +166,12 @@ def client_refresh_job() -> None:
 
 
 def _report_raw_partitions(context: dg.OpExecutionContext, written: WrittenDays) -> None:
-    """Materialize each (client, day) partition of the platform's raw tables that the write covered."""
+    """Materialize each (client, day) partition of the platform's raw tables that the write covered, on the
+    assets of the client's shard."""
     span = written.fetched.span
     days = [span.start + timedelta(days=n) for n in range(span.days)]
     for table, metadata in written.metadata_by_table().items():
-        key = raw_asset_key(written.fetched.platform, table)
+        key = client_raw_asset_key(written.fetched.platform, table, span.company_id)
         for day in days:
             partition = str(partition_key(span.company_id, day))
             context.log_event(dg.AssetMaterialization(asset_key=key, partition=partition, metadata=metadata))

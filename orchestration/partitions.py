@@ -1,7 +1,19 @@
-"""The partitions every platform asset shares: client (dynamic) x local day, and the one helper that reads them."""
+"""The partitions of Tally's assets: clients (dynamic), and client x local day for the raw platform tables.
+
+Every asset partitioned by client (the marts, the weekly insight, and the client dimension of the raw tables)
+shares the ``clients`` dynamic partitions. The raw tables' clients are split across ``TALLY_CLIENT_SHARDS``
+assets per table by a stable hash of the company id: shard ``k`` of a table is its own asset, and a client's days
+are materialized on its shard's asset only. Why: the asset page's partition status (Dagster's
+``assetPartitionStatuses``) and a backfill's launch cost about what one asset has materialized, key by key (it
+parses and validates every materialized ``client|day`` key; ``bench/partitions.py``), so sharding keeps that at
+about ``clients / shards`` clients' history. The shards keep the one ``clients`` dimension because the marts'
+``MultiToSingleDimensionPartitionMapping`` needs the client dimension to be the marts' own partitions. With one
+shard the raw assets keep the unsharded keys.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date
 
@@ -10,12 +22,27 @@ import dagster as dg
 from tally.settings import Settings
 
 CLIENTS = "clients"
+CLIENT_SHARDS = Settings().client_shards
 
 clients_partitions_def = dg.DynamicPartitionsDefinition(name=CLIENTS)
 # end_offset=1 so that "yesterday" in a time zone ahead of UTC (today in UTC) is already a partition.
 daily_partitions_def = dg.DailyPartitionsDefinition(
     start_date=Settings().history_start.isoformat(), end_offset=1, timezone="UTC"
 )
+
+
+def client_shard(company_id: str, shards: int = CLIENT_SHARDS) -> int:
+    """The shard of a client's raw assets: blake2b of the company id modulo the shard count, the same in every
+    process and release (Python's own ``hash`` of a string changes per process)."""
+    digest = hashlib.blake2b(company_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
+def shard_name(shard: int, shards: int = CLIENT_SHARDS) -> str | None:
+    """The name of a shard (``clients_03``), or None when there is one shard and nothing is split."""
+    return None if shards == 1 else f"{CLIENTS}_{shard:0{len(str(shards - 1))}d}"
+
+
 client_day_partitions_def = dg.MultiPartitionsDefinition(
     {"client": clients_partitions_def, "date": daily_partitions_def}
 )

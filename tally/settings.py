@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     http_max_retry_delay_seconds: float = Field(default=60.0, description="Longest wait between attempts.")
 
     history_start: date = Field(default=date(2024, 1, 1), description="First day of the daily partitions.")
+    client_shards: int = Field(
+        default=1,
+        ge=1,
+        description="Raw assets each platform table's clients are split across (by a hash of the company id), "
+        "so that one asset's partition status stays cheap; see the README's partitions figures.",
+    )
     # Only the overrides: each platform's own default lives in its connector (pipelines/<platform>/settings.py),
     # and pipelines.registry.lookback_days merges these onto them.
     lookback_days: dict[str, Annotated[int, Field(ge=1)]] = Field(

@@ -11,7 +11,7 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration.assets.raw import OWNERS, RAW_TABLES, raw_asset_key, warehouse_kind, warehouse_pool
+from orchestration.assets.raw import OWNERS, all_raw_asset_keys, warehouse_kind, warehouse_pool
 from orchestration.partitions import CLIENTS, clients_partitions_def
 from orchestration.resources import TallyResource
 from tally.run_tags import MARTS_STEP, TAG_REQUEST
@@ -23,7 +23,8 @@ MART_DESCRIPTIONS = {
     "campaign_daily": "Every ad platform's campaigns per local day, in major currency units, with campaign metadata.",
     "metric_daily": "Additive metrics per company, metric, day and currency: what the results routes aggregate.",
 }
-# A raw table's (client, day) partitions feed that client's marts partition.
+# A raw table's (client, day) partitions feed that client's marts partition (of every shard: a client's days are
+# in its own shard's asset only, and the mapping matches clients by name).
 CLIENT_OF_DAY = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="client")
 
 
@@ -42,11 +43,7 @@ def mart_asset_key(name: str) -> dg.AssetKey:
             kinds={"sql", warehouse_kind()},
             owners=OWNERS,
             partitions_def=clients_partitions_def,
-            deps=[
-                dg.AssetDep(raw_asset_key(platform, table), partition_mapping=CLIENT_OF_DAY)
-                for platform, tables in RAW_TABLES.items()
-                for table in tables
-            ],
+            deps=[dg.AssetDep(key, partition_mapping=CLIENT_OF_DAY) for key in all_raw_asset_keys()],
         )
         for name in MART_MODELS
     ],

@@ -18,7 +18,14 @@ from typing import Any, NoReturn
 import dagster as dg
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from orchestration.partitions import ClientDays, client_day_partitions_def, client_days
+from orchestration.partitions import (
+    CLIENT_SHARDS,
+    ClientDays,
+    client_day_partitions_def,
+    client_days,
+    client_shard,
+    shard_name,
+)
 from orchestration.resources import TallyResource
 from pipelines.loading import platform_pipeline
 from pipelines.registry import PLATFORMS, get_platform
@@ -39,9 +46,16 @@ RAW_TABLES: dict[str, dict[str, str]] = {
 REPLACED_BY_RANGE = {"campaign_daily", "traffic_daily"}
 
 
-def raw_asset_key(platform: str, table: str) -> dg.AssetKey:
-    """Asset keys mirror where the data lives: ``raw/<platform>/<table>``."""
-    return dg.AssetKey(["raw", platform, table])
+def raw_asset_key(platform: str, table: str, shard: int = 0, shards: int = CLIENT_SHARDS) -> dg.AssetKey:
+    """Asset keys mirror where the data lives: ``raw/<platform>/<table>``, and with clients split across shards
+    (``TALLY_CLIENT_SHARDS``) one asset per shard below it, ``raw/<platform>/<table>/clients_<k>``."""
+    name = shard_name(shard, shards)
+    return dg.AssetKey(["raw", platform, table] if name is None else ["raw", platform, table, name])
+
+
+def client_raw_asset_key(platform: str, table: str, company_id: str, shards: int = CLIENT_SHARDS) -> dg.AssetKey:
+    """The raw asset that holds a client's days of a platform table: the one of the client's shard."""
+    return raw_asset_key(platform, table, client_shard(company_id, shards), shards)
 
 
 def warehouse_pool() -> str | None:
@@ -60,12 +74,13 @@ def warehouse_kind() -> str:
     return "postgres" if Settings().warehouse_url else "duckdb"
 
 
-def platform_raw_assets(platform: str) -> dg.AssetsDefinition:
-    """The multi-asset that loads one platform's raw tables (for a data engineer's own materializations and
-    backfills; requests from the API run ``client_refresh_job``, which loads through the same two functions)."""
+def platform_raw_assets(platform: str, shard: int = 0, shards: int = CLIENT_SHARDS) -> dg.AssetsDefinition:
+    """The multi-asset that loads one platform's raw tables for one shard of the clients (for a data engineer's
+    own materializations and backfills; requests from the API run ``client_refresh_job``, which loads through the
+    same two functions)."""
     specs = [
         dg.AssetSpec(
-            raw_asset_key(platform, table),
+            raw_asset_key(platform, table, shard, shards),
             description=description,
             group_name=platform,
             kinds={"dlt", warehouse_kind()},
@@ -74,9 +89,10 @@ def platform_raw_assets(platform: str) -> dg.AssetsDefinition:
         )
         for table, description in RAW_TABLES[platform].items()
     ]
+    name = shard_name(shard, shards)
 
     @dg.multi_asset(
-        name=f"{platform}_raw",
+        name=f"{platform}_raw" if name is None else f"{platform}_raw_{name}",
         specs=specs,
         partitions_def=client_day_partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
@@ -84,10 +100,17 @@ def platform_raw_assets(platform: str) -> dg.AssetsDefinition:
     )
     def load(context: dg.AssetExecutionContext, tally: TallyResource) -> Iterator[dg.MaterializeResult]:
         span = client_days(context)
+        if client_shard(span.company_id, shards) != shard:
+            # Every client is a partition of every shard (they share the clients dimension); its days are recorded
+            # on its own shard only, or the asset pages would show them in two places.
+            own = raw_asset_key(
+                platform, next(iter(RAW_TABLES[platform])), client_shard(span.company_id, shards), shards
+            )
+            raise dg.Failure(f"{span.company_id}'s days belong to {own.to_user_string()} and its platform's shard")
         fetched = fetch_platform(context, tally, platform, span)
         written = write_platform(context, tally, fetched)
         for table, metadata in written.metadata_by_table().items():
-            yield dg.MaterializeResult(asset_key=raw_asset_key(platform, table), metadata=metadata)
+            yield dg.MaterializeResult(asset_key=raw_asset_key(platform, table, shard, shards), metadata=metadata)
 
     load.__doc__ = f"Load {get_platform(platform).display_name} raw tables for one client's days."
     return load
@@ -299,4 +322,19 @@ def _span_metadata(span: ClientDays) -> dict[str, Any]:
     }
 
 
-raw_assets = [platform_raw_assets(platform) for platform in RAW_TABLES]
+def all_raw_assets(shards: int = CLIENT_SHARDS) -> list[dg.AssetsDefinition]:
+    """Every platform's raw multi-asset, one per shard of the clients."""
+    return [platform_raw_assets(platform, shard, shards) for platform in RAW_TABLES for shard in range(shards)]
+
+
+def all_raw_asset_keys(shards: int = CLIENT_SHARDS) -> list[dg.AssetKey]:
+    """Every raw table's asset key, of every shard."""
+    return [
+        raw_asset_key(platform, table, shard, shards)
+        for platform, tables in RAW_TABLES.items()
+        for table in tables
+        for shard in range(shards)
+    ]
+
+
+raw_assets = all_raw_assets()

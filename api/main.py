@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI
 
+from api import health
 from api.auth import TokenVerifier
 from api.errors import install_error_handlers
 from api.request_checks import REQUEST_ERRORS, BodySizeLimit, well_formed_request
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, engine: sa.Engine | None = None
     app.state.marts = open_marts(settings)
     app.state.language_model = create_language_model(settings)
     install_error_handlers(app)
+    app.include_router(health.router)
     app.include_router(platforms.router)
     app.include_router(runs.router)
     app.include_router(connections.router)

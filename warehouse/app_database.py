@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -41,3 +43,25 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the app database at ``url`` up to ``revision``."""
     command.upgrade(alembic_config(url), revision)
+
+
+@cache
+def head_revision() -> str | None:
+    """The newest migration in ``warehouse/migrations``: what a ready app database is at."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def schema_problem(engine: sa.Engine) -> str | None:
+    """Why the app database cannot serve the API (unreachable, or not migrated to the head), or None.
+
+    Only the error's type is named: a driver's message may carry the database URL and its password.
+    """
+    try:
+        with engine.connect() as db:
+            revision = db.execute(sa.text("select version_num from alembic_version")).scalar()
+    except sa.exc.SQLAlchemyError as exc:
+        return f"does not answer, or has no migrations applied ({type(getattr(exc, 'orig', None) or exc).__name__})"
+    head = head_revision()
+    if revision != head:
+        return f"at migration {revision}, expected {head}: run tally db upgrade"
+    return None

@@ -240,6 +240,9 @@ class Marts(Protocol):
     def session(self, company_id: str) -> AbstractContextManager[MartSession]:
         """A read session over one company's marts."""
 
+    def unready_reason(self) -> str | None:
+        """Why no company's marts can be read right now, or None: for ``GET /readyz``, naming no company."""
+
     def close(self) -> None:
         """Release connections."""
 
@@ -325,6 +328,21 @@ class ParquetMarts:
         finally:
             cursor.close()
 
+    def unready_reason(self) -> str | None:
+        """The serving folder is readable (or not made yet: nothing is published, every company reads empty) and
+        the in-memory DuckDB answers."""
+        if self.serving_dir.exists() and not os.access(self.serving_dir, os.R_OK | os.X_OK):
+            return "the serving folder is not readable"
+        with self.lock:
+            cursor = self.database.cursor()
+        try:
+            cursor.execute("select 1").fetchall()
+        except duckdb.Error as exc:
+            return f"DuckDB does not answer ({type(exc).__name__})"
+        finally:
+            cursor.close()
+        return None
+
     def close(self) -> None:
         self.database.close()
 
@@ -355,6 +373,17 @@ class PostgresMarts:
             connection.exec_driver_sql("set transaction isolation level repeatable read, read only")
             connection.exec_driver_sql("set local search_path to marts")
             yield PostgresSession(connection, self.caches)
+
+    def unready_reason(self) -> str | None:
+        """Every mart table is readable; before the first marts refresh they do not exist yet. Only the error's
+        type is named: a driver's message may carry the URL."""
+        try:
+            with self.engine.connect() as connection:
+                for mart in MART_MODELS:
+                    connection.exec_driver_sql(f"select 1 from marts.{mart} limit 0")
+        except sa.exc.SQLAlchemyError as exc:
+            return f"the mart tables are not readable ({type(getattr(exc, 'orig', None) or exc).__name__})"
+        return None
 
     def close(self) -> None:
         self.engine.dispose()

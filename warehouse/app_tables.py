@@ -66,6 +66,8 @@ run_requests = sa.Table(
     sa.Column("dagster_run_id", sa.String(64), nullable=True),
     # When the sensor first asked Dagster for the run: a request still without a run long after is failed.
     sa.Column("launched_at", sa.DateTime(timezone=True), nullable=True),
+    # The X-Request-ID of the API request that asked for it (null for the schedule's): the run carries it as a tag.
+    sa.Column("trace_id", sa.String(128), nullable=True),
     # One backfill at a time per company: the database, not a check-then-insert, keeps it so.
     sa.Index(
         "uq_run_requests_one_active_backfill",

@@ -22,7 +22,8 @@ log = logging.getLogger(REQUEST_LOGGER)
 
 
 class JsonFormatter(logging.Formatter):
-    """A log record as one line of JSON: time, level, logger, message, the request id, and the record's fields."""
+    """A log record as one line of JSON: time, level, logger, message, process, the request id, and the record's
+    fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -30,6 +31,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
+            # Which worker of ``tally api --workers N`` logged it.
+            "pid": record.process,
         }
         request_id = current_request_id()
         if request_id is not None:

@@ -4,6 +4,7 @@ its environment only, and a helper that publishes hand-made marts for it to serv
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -125,3 +127,16 @@ def one_day(company: str, spend: int) -> Fixture:
     sales = [(company, DAY, 2, Decimal(60), "USD")]
     traffic = [(company, DAY, "spring", "google / cpc", 40, Decimal(3), Decimal(0), "USD")]
     return Fixture([campaign], sales, traffic)
+
+
+def request_line(api: ApiProcess, request_id: str, timeout: float = 10) -> dict[str, Any]:
+    """The request log line of ``request_id`` (written just after its response went out, so waited for)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in api.log_lines():
+            if request_id in line:
+                entry = json.loads(line)
+                if entry.get("message") == "request" and entry.get("request_id") == request_id:
+                    return entry
+        time.sleep(0.02)
+    raise AssertionError(f"no request line for {request_id}")

@@ -47,6 +47,7 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         TALLY_DATA_DIR=str(settings.data_dir),
         TALLY_APP_DATABASE_URL=settings.resolved_app_database_url,
         TALLY_ROLLUP_CACHE_CELLS=str(settings.rollup_cache_cells),
+        TALLY_API_SHUTDOWN_TIMEOUT_SECONDS=str(settings.api_shutdown_timeout_seconds),
     )
     if settings.jwt_secret:
         env["TALLY_JWT_SECRET"] = settings.jwt_secret.get_secret_value()

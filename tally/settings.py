@@ -80,6 +80,11 @@ class Settings(BaseSettings):
             "each); 0 keeps none."
         ),
     )
+    answer_cache_bytes: int = Field(
+        default=64_000_000,
+        ge=0,
+        description="Whole results answers each API worker keeps in memory, in bytes of JSON; 0 keeps none.",
+    )
     api_workers: int = Field(
         default=1, ge=1, description="Worker processes of `tally api` (`--workers`); one or two per core."
     )

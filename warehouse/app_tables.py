@@ -160,3 +160,13 @@ client_profiles = sa.Table(
     sa.Column("last_qbr_date", sa.Date, nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# How many writes each company's rows of connections, goals, insights and run_requests have had: triggers
+# (migration 0009) bump it on every insert, update and delete, so a cached results answer keyed by it is never
+# served after a change, whichever process made it. A company without a row has had none since the migration.
+company_changes = sa.Table(
+    "company_changes",
+    metadata,
+    sa.Column("company_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+)

@@ -259,6 +259,10 @@ class Marts(Protocol):
         """When each company's marts were last published (Unix seconds), or None when nothing is published as
         files (PostgreSQL)."""
 
+    def published_version(self, company_id: str) -> str | None:
+        """The immutable version of the company's marts a session would read now, or None when its rows can
+        change under a reader (PostgreSQL tables) or nothing is published for it."""
+
     def close(self) -> None:
         """Release connections."""
 
@@ -359,6 +363,11 @@ class ParquetMarts:
             cursor.close()
         return None
 
+    def published_version(self, company_id: str) -> str | None:
+        """The company's current version folder: a publish makes a new one and never writes an old one again."""
+        version_dir = current_version(self.serving_dir / company_id)
+        return str(version_dir) if version_dir else None
+
     def publish_times(self) -> list[float]:
         """The modification time of each company's ``CURRENT`` pointer, which every publish of it replaces."""
         times = []
@@ -412,6 +421,10 @@ class PostgresMarts:
 
     def publish_times(self) -> None:
         """Nothing is published as files: the API reads the mart tables."""
+        return None
+
+    def published_version(self, company_id: str) -> None:
+        """The tables change under readers: no version to remember answers under."""
         return None
 
     def close(self) -> None:

@@ -55,14 +55,18 @@ def read_answer(connection: socket.socket, buffer: bytearray) -> int:
     return status
 
 
-def connection_loop(host: str, port: int, requests: Sequence[bytes], start: float, stop: float) -> LoadResult:
-    """One connection: send the requests round-robin until ``stop``; count answers that end after ``start``."""
+def connection_loop(
+    host: str, port: int, requests: Sequence[bytes], start: float, stop: float, offset: int
+) -> LoadResult:
+    """One connection: send the requests round-robin from ``offset`` until ``stop``; count answers that end after
+    ``start``. Connections start at different offsets: in step, every connection would ask for the same client at
+    once, and a first ask would be computed by all of them before any could remember it."""
     answered = errors = 0
     latencies: list[float] = []
     with socket.create_connection((host, port)) as connection:
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         buffer = bytearray()
-        position = 0
+        position = offset
         while (sent := time.monotonic()) < stop:
             connection.sendall(requests[position % len(requests)])
             position += 1
@@ -75,13 +79,14 @@ def connection_loop(host: str, port: int, requests: Sequence[bytes], start: floa
     return LoadResult(answered, errors, stop - start, latencies)
 
 
-def process_loop(args: tuple[str, int, Sequence[bytes], int, float, float]) -> LoadResult:
-    """Several connections in one process, on threads (each waits on its socket most of the time)."""
+def process_loop(args: tuple[str, int, Sequence[bytes], list[int], float, float]) -> LoadResult:
+    """Several connections in one process, on threads (each waits on its socket most of the time), one per
+    offset."""
     from concurrent.futures import ThreadPoolExecutor
 
-    host, port, requests, connections, start, stop = args
-    with ThreadPoolExecutor(connections) as pool:
-        results = list(pool.map(lambda _: connection_loop(host, port, requests, start, stop), range(connections)))
+    host, port, requests, offsets, start, stop = args
+    with ThreadPoolExecutor(len(offsets)) as pool:
+        results = list(pool.map(lambda offset: connection_loop(host, port, requests, start, stop, offset), offsets))
     return merge(results)
 
 
@@ -108,8 +113,9 @@ def drive(
     answers that ended inside the last ``seconds``."""
     start = time.monotonic() + warmup
     stop = start + seconds
-    shares = [connections // processes + (n < connections % processes) for n in range(processes)]
+    offsets = [connection * len(requests) // connections for connection in range(connections)]
     context = multiprocessing.get_context("fork")
     with context.Pool(processes) as pool:
-        results = pool.map(process_loop, [(host, port, list(requests), share, start, stop) for share in shares])
+        shares = [(host, port, list(requests), offsets[n::processes], start, stop) for n in range(processes)]
+        results = pool.map(process_loop, shares)
     return merge(results)

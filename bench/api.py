@@ -19,8 +19,14 @@ shows whether latency stays flat as clients are added, on the same machine at th
 ``/results`` throughput is compared with a bare endpoint of the same app, interleaved likewise. Targets: p50 <
 15 ms and p99 < 50 ms per route; 200-client p50 within 1.3x of the 10-client p50.
 
+First, on the 200-client warehouse, ``bench/api_service.py`` runs the real ``tally api --workers N`` for one and
+two workers and prints each results route's throughput under 16 connections as a ratio of the authenticated
+static route ``/api/clients/platforms``, and the cold p50 as a ratio of the raw rollup query (targets >= 0.5 and
+<= 2.0); ``--service-only`` stops there.
+
     .venv/bin/python -m bench.api [--requests 2000] [--small-requests 500] [--floor-requests 500]
-                                  [--cache-cells 4000000] [--quick]
+                                  [--cache-cells 4000000] [--quick] [--service-only] [--workers 1,2]
+                                  [--rounds 3] [--seconds 3] [--service-clients 50] [--cold-requests 200]
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class Settings(BaseSettings):
         description="Whole results answers each API worker keeps in memory, in bytes of JSON; 0 keeps none.",
     )
     api_workers: int = Field(
-        default=1, ge=1, description="Worker processes of `tally api` (`--workers`); one or two per core."
+        default=1, ge=1, description="Worker processes of `tally api` (`--workers`); one per core."
     )
     api_shutdown_timeout_seconds: float = Field(
         default=30.0,

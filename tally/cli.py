@@ -156,9 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     api = add("api", _api, "Serve the REST API with uvicorn.")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
-    api.add_argument(
-        "--workers", type=_positive, help="Worker processes (default TALLY_API_WORKERS, 1); one per core."
-    )
+    api.add_argument("--workers", type=_positive, help="Worker processes (default TALLY_API_WORKERS, 1); one per core.")
     api.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     emulator = add("emulator", _emulator, "Serve the five platforms' emulated APIs.")
     emulator.add_argument("--host", default="127.0.0.1")

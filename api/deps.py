@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth import Principal, TokenVerifier
+from api.auth import Principal
+from api.verified_tokens import VerifiedTokens
 from assistant.model import LanguageModel
 from tally.errors import AuthenticationFailed, NotFound, PermissionDenied
 from tally.settings import Settings
@@ -63,8 +64,8 @@ async def get_principal(
     """The verified caller; 401 without a valid bearer token."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationFailed("Not authenticated")
-    verifier: TokenVerifier = request.app.state.token_verifier
-    return verifier.verify(credentials.credentials)
+    tokens: VerifiedTokens = request.app.state.verified_tokens
+    return tokens.principal(credentials.credentials)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -84,13 +85,18 @@ def company_access(permission: str) -> Callable[[Principal, str], Awaitable[str]
     """
 
     async def dependency(principal: CurrentPrincipal, company_id: Annotated[str, Path(alias="companyId")]) -> str:
-        if permission not in principal.permissions:
-            raise PermissionDenied(f"Missing permission: {permission}")
-        if not COMPANY_ID.match(company_id) or not principal.can_reach(company_id):
-            raise NotFound("Company not found")
+        check_company_access(principal, permission, company_id)
         return company_id
 
     return dependency
+
+
+def check_company_access(principal: Principal, permission: str, company_id: str) -> None:
+    """403 without ``permission``, then 404 for a company id that is malformed or out of the caller's reach."""
+    if permission not in principal.permissions:
+        raise PermissionDenied(f"Missing permission: {permission}")
+    if not COMPANY_ID.match(company_id) or not principal.can_reach(company_id):
+        raise NotFound("Company not found")
 
 
 ViewCompany = Annotated[str, Depends(company_access("clients:view"))]

@@ -48,9 +48,17 @@ def allowed_methods(request: Request) -> list[str]:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    """A bug: logged by type and route only (its text may hold anything), answered without a trace."""
-    log.error("unhandled error %s on %s %s", type(exc).__name__, request.method, request.url.path)
-    return JSONResponse({"detail": "Internal server error"}, status_code=500)
+    """A bug: logged by type, route and request id only (its text may hold anything), answered without a trace.
+
+    This handler runs outside the request middleware (Starlette calls it from its outermost layer), so the
+    request id is read from the request's state and put on the answer here.
+    """
+    request_id = getattr(request.state, "request_id", None)
+    route = getattr(request.scope.get("route"), "path_format", None)
+    fields = {"error": type(exc).__name__, "method": request.method, "route": route, "request_id": request_id}
+    log.error("unhandled error", extra={"fields": fields})
+    headers = {"X-Request-ID": request_id} if request_id else None
+    return JSONResponse({"detail": "Internal server error"}, status_code=500, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

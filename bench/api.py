@@ -19,8 +19,14 @@ shows whether latency stays flat as clients are added, on the same machine at th
 ``/results`` throughput is compared with a bare endpoint of the same app, interleaved likewise. Targets: p50 <
 15 ms and p99 < 50 ms per route; 200-client p50 within 1.3x of the 10-client p50.
 
+First, on the 200-client warehouse, ``bench/api_service.py`` runs the real ``tally api --workers N`` for one and
+two workers and prints each results route's throughput under 16 connections as a ratio of the authenticated
+static route ``/api/clients/platforms``, and the cold p50 as a ratio of the raw rollup query (targets >= 0.5 and
+<= 2.0); ``--service-only`` stops there.
+
     .venv/bin/python -m bench.api [--requests 2000] [--small-requests 500] [--floor-requests 500]
-                                  [--cache-cells 4000000] [--quick]
+                                  [--cache-cells 4000000] [--quick] [--service-only] [--workers 1,2]
+                                  [--rounds 3] [--seconds 3] [--service-clients 50] [--cold-requests 200]
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BE
 sys.path.insert(0, str(BENCH_DIR.parent))
 
 from api.auth import mint_token  # noqa: E402
+from bench.api_service import ServicePlan, run_service_benchmark  # noqa: E402
 from tally.demo import last_full_month_end  # noqa: E402
 from tally.settings import Settings  # noqa: E402
 from warehouse.app_database import upgrade  # noqa: E402
@@ -242,6 +249,7 @@ def serve(settings: Settings) -> Iterator[str]:
         TALLY_JWT_SECRET=settings.jwt_secret.get_secret_value() if settings.jwt_secret else "",
         TALLY_ENCRYPTION_KEYS=settings.encryption_keys.get_secret_value() if settings.encryption_keys else "",
         TALLY_ROLLUP_CACHE_CELLS=str(settings.rollup_cache_cells),
+        TALLY_ANSWER_CACHE_BYTES=str(settings.answer_cache_bytes),
     )
     if settings.warehouse_url:
         env["TALLY_WAREHOUSE_URL"] = settings.warehouse_url
@@ -593,6 +601,12 @@ def main() -> int:
         "for 200 clients is about 3,000,000)",
     )
     parser.add_argument("--quick", action="store_true", help="200 requests, 100 of the others, 20 warm-up")
+    parser.add_argument("--service-only", action="store_true", help="only the tally api --workers ratios")
+    parser.add_argument("--workers", default="1,2", help="worker counts of the service ratios (default 1,2)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating load rounds per route (default 3)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="seconds of each load round (default 3)")
+    parser.add_argument("--service-clients", type=int, default=50, help="clients the load goes round (default 50)")
+    parser.add_argument("--cold-requests", type=int, default=200, help="cold requests per route (default 200)")
     args = parser.parse_args()
     if args.quick:
         args.requests, args.small_requests, args.floor_requests, args.warmup = 200, 100, 100, 20
@@ -634,8 +648,22 @@ def main() -> int:
                     f"({built.publish_seconds / clients * 1000:.0f} ms per client); "
                     f"the next publish found them unchanged in {built.republish_seconds:.1f} s"
                 )
+            print()
+            service = ServicePlan(
+                workers=tuple(int(count) for count in args.workers.split(",")),
+                rounds=args.rounds,
+                seconds=args.seconds,
+                query=plan.query,
+            )
+            cycled = [company_id(index) for index in range(min(args.service_clients, plan.large))]
+            cold_companies = pick_companies(plan.large, args.cold_requests, plan.seed)
+            run_service_benchmark(settings["large"], service, ROUTES, cycled, cold_companies)
+            if args.service_only:
+                return 0
             for name in ("large", "small"):
-                settings[f"{name} cold"] = settings[name].model_copy(update={"rollup_cache_cells": 0})
+                settings[f"{name} cold"] = settings[name].model_copy(
+                    update={"rollup_cache_cells": 0, "answer_cache_bytes": 0}
+                )
             measured = measure(plan, settings)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -25,7 +25,7 @@ from orchestration.client_refresh import JOB_NAME, client_refresh_job, refresh_r
 from orchestration.partitions import CLIENTS, clients_partitions_def
 from orchestration.resources import TallyResource
 from pipelines.registry import lookback_days
-from tally.run_tags import MARTS_STEP, TAG_COMPANY, TAG_REQUEST
+from tally.run_tags import MARTS_STEP, TAG_API_REQUEST, TAG_COMPANY, TAG_REQUEST
 from tally.settings import Settings
 from warehouse import connections as store
 from warehouse import run_requests as outbox
@@ -68,6 +68,14 @@ def plan(tally: TallyResource, request: dict[str, Any], now: datetime) -> list[P
         return outbox.plan_steps(db, request["id"], steps)
 
 
+def run_tags(request: dict[str, Any]) -> dict[str, str]:
+    """The tags of a request's runs: its company, its id, and the id of the API call that asked for it."""
+    tags = {TAG_COMPANY: request["company_id"], TAG_REQUEST: request["id"]}
+    if request.get("trace_id"):
+        tags[TAG_API_REQUEST] = request["trace_id"]
+    return tags
+
+
 def refresh_run_request(request: dict[str, Any], steps: list[PlannedStep]) -> dg.RunRequest:
     """The one run of a request; its ``run_key`` makes every retry of the hand-over the same request to Dagster."""
     windows = {step.platform: (step.start, step.end) for step in steps if not step.skipped}
@@ -75,7 +83,7 @@ def refresh_run_request(request: dict[str, Any], steps: list[PlannedStep]) -> dg
         run_key=f"refresh-{request['id']}",
         job_name=JOB_NAME,
         run_config=refresh_run_config(request["company_id"], windows),
-        tags={TAG_COMPANY: request["company_id"], TAG_REQUEST: request["id"]},
+        tags=run_tags(request),
     )
 
 
@@ -85,7 +93,7 @@ def marts_run_request(request: dict[str, Any]) -> dg.RunRequest:
         run_key=f"marts-{request['id']}",
         job_name=client_marts_job.name,
         partition_key=request["company_id"],
-        tags={TAG_COMPANY: request["company_id"], TAG_REQUEST: request["id"]},
+        tags=run_tags(request),
     )
 
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 from tally.settings import Settings
 
@@ -12,10 +17,48 @@ from tally.settings import Settings
 def _api(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from api.main import create_app
+    from api.metrics import MULTIPROCESS_DIR
+    from api.request_log import log_config
 
-    uvicorn.run(create_app(Settings()), host=args.host, port=args.port, log_level="info")
+    settings = Settings()
+    workers = args.workers or settings.api_workers
+    with _metrics_folder(workers) as folder:
+        if folder is not None:
+            os.environ[MULTIPROCESS_DIR] = folder
+        # An import string and a factory: each worker process builds its own app (and its own caches).
+        uvicorn.run(
+            "api.main:app_from_environment",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=workers,
+            timeout_graceful_shutdown=settings.api_shutdown_timeout_seconds,
+            log_config=log_config(args.log_level),
+            access_log=False,
+        )
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_folder(workers: int) -> Iterator[str | None]:
+    """With several workers, a fresh folder for prometheus_client's multiprocess files, removed afterwards; a
+    folder named by ``PROMETHEUS_MULTIPROC_DIR`` is used instead, emptied first (the client requires it)."""
+    from api.metrics import MULTIPROCESS_DIR
+
+    if workers == 1:
+        yield None
+        return
+    given = os.environ.get(MULTIPROCESS_DIR)
+    if given:
+        for leftover in Path(given).glob("*.db"):
+            leftover.unlink()
+        yield given
+        return
+    folder = tempfile.mkdtemp(prefix="tally-metrics-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _emulator(args: argparse.Namespace) -> int:
@@ -81,6 +124,14 @@ def _demo(args: argparse.Namespace) -> int:
         return 1
 
 
+def _positive(value: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
 def _split(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
@@ -105,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     api = add("api", _api, "Serve the REST API with uvicorn.")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=_positive, help="Worker processes (default TALLY_API_WORKERS, 1); one per core.")
+    api.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     emulator = add("emulator", _emulator, "Serve the five platforms' emulated APIs.")
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8765)

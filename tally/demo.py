@@ -77,7 +77,7 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
         emulator_url = serve(stack, create_emulator(), options.emulator_port, "emulator")
         settings = settings.point_platforms_at(emulator_url).with_demo_secrets()
         upgrade(settings.resolved_app_database_url)
-        api_url = serve(stack, create_app(settings), options.api_port, "api")
+        api_url = serve(stack, create_app(settings), options.api_port, "api", ready_path="/readyz")
         say(f"API:       {api_url}   (OpenAPI docs at {api_url}/docs)")
         say(f"Emulator:  {emulator_url}   (Meta, Google Ads, TikTok, Shopify and GA4 on one host)")
         children = stack.enter_context(ChildProcesses(data_dir / "logs"))
@@ -102,12 +102,15 @@ def run_demo(settings: Settings, options: DemoOptions) -> int:
     return 0
 
 
-def serve(stack: ExitStack, app: Any, port: int, name: str) -> str:
-    """Serve an ASGI app in a thread until the demo ends; its URL. A busy port is a clear error, not a traceback."""
-    from tally.background_server import serve_in_thread
+def serve(stack: ExitStack, app: Any, port: int, name: str, ready_path: str | None = None) -> str:
+    """Serve an ASGI app in a thread until the demo ends; its URL once ``ready_path`` (if any) answers 200. A busy
+    port is a clear error, not a traceback."""
+    from tally.background_server import NotReady, serve_in_thread
 
     try:
-        return stack.enter_context(serve_in_thread(app, port=port))
+        return stack.enter_context(serve_in_thread(app, port=port, ready_path=ready_path))
+    except NotReady as exc:
+        raise DemoFailed(f"the {name} is not ready: {exc}") from None
     except RuntimeError:
         raise DemoFailed(
             f"could not serve the {name} on port {port}: is it in use? Pick another with --{name}-port"

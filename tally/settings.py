@@ -80,6 +80,19 @@ class Settings(BaseSettings):
             "each); 0 keeps none."
         ),
     )
+    answer_cache_bytes: int = Field(
+        default=64_000_000,
+        ge=0,
+        description="Whole results answers each API worker keeps in memory, in bytes of JSON; 0 keeps none.",
+    )
+    api_workers: int = Field(
+        default=1, ge=1, description="Worker processes of `tally api` (`--workers`); one per core."
+    )
+    api_shutdown_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="On SIGTERM, how long `tally api` lets requests in flight finish before it cuts them off.",
+    )
     max_body_bytes: int = Field(
         default=1_048_576, gt=0, description="Largest request body the API reads; a larger one is answered 413."
     )

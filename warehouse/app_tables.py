@@ -66,6 +66,8 @@ run_requests = sa.Table(
     sa.Column("dagster_run_id", sa.String(64), nullable=True),
     # When the sensor first asked Dagster for the run: a request still without a run long after is failed.
     sa.Column("launched_at", sa.DateTime(timezone=True), nullable=True),
+    # The X-Request-ID of the API request that asked for it (null for the schedule's): the run carries it as a tag.
+    sa.Column("trace_id", sa.String(128), nullable=True),
     # One backfill at a time per company: the database, not a check-then-insert, keeps it so.
     sa.Index(
         "uq_run_requests_one_active_backfill",
@@ -157,4 +159,14 @@ client_profiles = sa.Table(
     sa.Column("company_id", sa.String(64), primary_key=True),
     sa.Column("last_qbr_date", sa.Date, nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# How many writes each company's rows of connections, goals, insights and run_requests have had: triggers
+# (migration 0009) bump it on every insert, update and delete, so a cached results answer keyed by it is never
+# served after a change, whichever process made it. A company without a row has had none since the migration.
+company_changes = sa.Table(
+    "company_changes",
+    metadata,
+    sa.Column("company_id", sa.String(64), primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
 )

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from tally.errors import Conflict
+from tally.request_context import current_request_id
 from tally.run_tags import MARTS_STEP
 from warehouse.app_tables import ACTIVE_STATUSES, connections, run_request_steps, run_requests
 from warehouse.connections import now
@@ -65,7 +66,8 @@ def create_request(
 
     A second active backfill of one company violates a unique index: 409. A second active sync violates another
     and is merged into the one already pending or running (its id is returned): a sync re-pulls every connected
-    platform's lookback window, so one in flight already brings what the second would.
+    platform's lookback window, so one in flight already brings what the second would. Written during an API
+    request, the request keeps that request's id (``X-Request-ID``) as its ``trace_id``.
     """
     stamp = now()
     request_id = str(uuid.uuid4())
@@ -80,6 +82,7 @@ def create_request(
                     platforms=platforms,
                     status="pending",
                     requested_by=requested_by,
+                    trace_id=current_request_id(),
                     created_at=stamp,
                     updated_at=stamp,
                 )

@@ -13,6 +13,7 @@ Either way the rollups in ``sql/rollups/`` run unchanged against ``metric_daily`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -163,6 +164,12 @@ def publish_company(
 
 
 Rows = list[dict[str, Any]]
+# Told of every cache lookup: the cache's name and whether it was a hit (the API counts them in its metrics).
+CacheObserver = Callable[[str, bool], None]
+
+
+def ignore_lookup(cache: str, hit: bool) -> None:
+    """The observer of a reader nobody watches (the assistant's, a benchmark's floor)."""
 
 
 def answer_cells(rows: Rows) -> int:
@@ -185,8 +192,10 @@ class RollupCache:
     cachetools' LRU is not thread-safe, hence the lock; ``run`` is called outside it.
     """
 
-    def __init__(self, max_cells: int) -> None:
+    def __init__(self, max_cells: int, name: str = "answers", observe: CacheObserver = ignore_lookup) -> None:
         self.max_cells = max_cells
+        self.name = name
+        self.observe = observe
         self.remembered: cachetools.LRUCache[Hashable, Rows] = cachetools.LRUCache(
             maxsize=max_cells, getsizeof=answer_cells
         )
@@ -201,6 +210,7 @@ class RollupCache:
         """The remembered rows for ``key``, or ``run()``'s; copies, so callers cannot change what is kept."""
         with self.lock:
             rows = self.remembered.get(key)
+        self.observe(self.name, rows is not None)
         if rows is None:
             rows = run()
             self.keep(key, rows)
@@ -222,9 +232,11 @@ class RollupCaches:
     answers: RollupCache
 
     @classmethod
-    def sized(cls, answer_cells: int) -> RollupCaches:
+    def sized(cls, answer_cells: int, observe: CacheObserver = ignore_lookup) -> RollupCaches:
         """The calendar bounded at 4,096 periods of six cells; answers at ``answer_cells`` (0 keeps none)."""
-        return cls(pure=RollupCache(4096 * 6), answers=RollupCache(answer_cells))
+        return cls(
+            pure=RollupCache(4096 * 6, "calendar", observe), answers=RollupCache(answer_cells, "answers", observe)
+        )
 
 
 class MartSession(Protocol):
@@ -239,6 +251,17 @@ class Marts(Protocol):
 
     def session(self, company_id: str) -> AbstractContextManager[MartSession]:
         """A read session over one company's marts."""
+
+    def unready_reason(self) -> str | None:
+        """Why no company's marts can be read right now, or None: for ``GET /readyz``, naming no company."""
+
+    def publish_times(self) -> list[float] | None:
+        """When each company's marts were last published (Unix seconds), or None when nothing is published as
+        files (PostgreSQL)."""
+
+    def published_version(self, company_id: str) -> str | None:
+        """The immutable version of the company's marts a session would read now, or None when its rows can
+        change under a reader (PostgreSQL tables) or nothing is published for it."""
 
     def close(self) -> None:
         """Release connections."""
@@ -301,13 +324,13 @@ class ParquetMarts:
     remembered under the version folder the session resolved (``RollupCaches``).
     """
 
-    def __init__(self, serving_dir: Path, cache_cells: int = 0) -> None:
+    def __init__(self, serving_dir: Path, cache_cells: int = 0, observe: CacheObserver = ignore_lookup) -> None:
         self.serving_dir = serving_dir
         # One thread per query: a request reads one company's rows, too few to split, and concurrent requests
         # are the parallelism (measured: 10-15% faster per query than two threads, before any contention).
         self.database = duckdb.connect(":memory:", config={"threads": 1})
         self.lock = threading.Lock()
-        self.caches = RollupCaches.sized(cache_cells)
+        self.caches = RollupCaches.sized(cache_cells, observe)
 
     @contextmanager
     def session(self, company_id: str) -> Iterator[DuckDBSession]:
@@ -324,6 +347,35 @@ class ParquetMarts:
             yield DuckDBSession(cursor, sources, self.caches, str(version_dir) if version_dir else None)
         finally:
             cursor.close()
+
+    def unready_reason(self) -> str | None:
+        """The serving folder is readable (or not made yet: nothing is published, every company reads empty) and
+        the in-memory DuckDB answers."""
+        if self.serving_dir.exists() and not os.access(self.serving_dir, os.R_OK | os.X_OK):
+            return "the serving folder is not readable"
+        with self.lock:
+            cursor = self.database.cursor()
+        try:
+            cursor.execute("select 1").fetchall()
+        except duckdb.Error as exc:
+            return f"DuckDB does not answer ({type(exc).__name__})"
+        finally:
+            cursor.close()
+        return None
+
+    def published_version(self, company_id: str) -> str | None:
+        """The company's current version folder: a publish makes a new one and never writes an old one again."""
+        version_dir = current_version(self.serving_dir / company_id)
+        return str(version_dir) if version_dir else None
+
+    def publish_times(self) -> list[float]:
+        """The modification time of each company's ``CURRENT`` pointer, which every publish of it replaces."""
+        times = []
+        with contextlib.suppress(FileNotFoundError):
+            for company_dir in self.serving_dir.iterdir():
+                with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                    times.append((company_dir / CURRENT).stat().st_mtime)
+        return times
 
     def close(self) -> None:
         self.database.close()
@@ -344,10 +396,10 @@ class PostgresSession(RollupSession):
 class PostgresMarts:
     """Marts from the PostgreSQL warehouse's tables."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, observe: CacheObserver = ignore_lookup) -> None:
         self.engine = sa.create_engine(url, pool_pre_ping=True)
         # Tables change under the reader, so only the period calendar is remembered.
-        self.caches = RollupCaches.sized(0)
+        self.caches = RollupCaches.sized(0, observe)
 
     @contextmanager
     def session(self, company_id: str) -> Iterator[PostgresSession]:
@@ -356,15 +408,34 @@ class PostgresMarts:
             connection.exec_driver_sql("set local search_path to marts")
             yield PostgresSession(connection, self.caches)
 
+    def unready_reason(self) -> str | None:
+        """Every mart table is readable; before the first marts refresh they do not exist yet. Only the error's
+        type is named: a driver's message may carry the URL."""
+        try:
+            with self.engine.connect() as connection:
+                for mart in MART_MODELS:
+                    connection.exec_driver_sql(f"select 1 from marts.{mart} limit 0")
+        except sa.exc.SQLAlchemyError as exc:
+            return f"the mart tables are not readable ({type(getattr(exc, 'orig', None) or exc).__name__})"
+        return None
+
+    def publish_times(self) -> None:
+        """Nothing is published as files: the API reads the mart tables."""
+        return None
+
+    def published_version(self, company_id: str) -> None:
+        """The tables change under readers: no version to remember answers under."""
+        return None
+
     def close(self) -> None:
         self.engine.dispose()
 
 
-def open_marts(settings: Settings) -> ParquetMarts | PostgresMarts:
-    """The reader for the configured warehouse."""
+def open_marts(settings: Settings, observe: CacheObserver = ignore_lookup) -> ParquetMarts | PostgresMarts:
+    """The reader for the configured warehouse; ``observe`` is told of each of its cache lookups."""
     if settings.warehouse_url:
-        return PostgresMarts(settings.warehouse_url)
-    return ParquetMarts(settings.serving_dir, settings.rollup_cache_cells)
+        return PostgresMarts(settings.warehouse_url, observe)
+    return ParquetMarts(settings.serving_dir, settings.rollup_cache_cells, observe)
 
 
 @dataclass(frozen=True)

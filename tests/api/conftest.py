@@ -86,7 +86,7 @@ def app_engine(api_settings: Settings) -> Iterator[sa.Engine]:
 @pytest.fixture()
 def api_url(api_settings: Settings, app_engine: sa.Engine) -> Iterator[str]:
     """Base URL of the API served by uvicorn on a free loopback port."""
-    with serve_in_thread(create_app(api_settings, engine=app_engine)) as url:
+    with serve_in_thread(create_app(api_settings, engine=app_engine), ready_path="/readyz") as url:
         yield url
 
 

@@ -39,5 +39,8 @@ def results(api_settings: Settings, warehouse_settings: dict, make_token: TokenM
     """A client of the API reading the fixture's marts, allowed to view acme, globex and initech."""
     app = create_app(api_settings.model_copy(update=warehouse_settings))
     token = make_token(companies=["acme", "globex", "initech"])
-    with serve_in_thread(app) as url, httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
+    with (
+        serve_in_thread(app, ready_path="/readyz") as url,
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http,
+    ):
         yield http

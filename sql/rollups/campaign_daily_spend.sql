@@ -1,7 +1,9 @@
 -- Daily spend of each of one company's campaigns over a period, for sparklines: GET /results/campaigns/daily.
--- Parameters: :company_id, :period_start, :period_end, :platform (null for all).
+-- Parameters: :company_id, :period_start, :period_end, :platform (null for all), and per ad platform
+-- :<platform>_settled_through, the last day outside its restatement window (null when it has not loaded).
 -- Grain: one row per campaign with delivery in the period and per day of the period, zero on days without
--- spend, ordered by campaign and date.
+-- spend, ordered by campaign and date. A day after its platform's settled day is maturing: a sync re-pulls it
+-- and the platform may still restate it.
 with delivery as (
     select
         platform,
@@ -24,6 +26,13 @@ calendar as (
     from generate_series(cast(:period_start as timestamp), cast(:period_end as timestamp), interval '1 day') as days (day)
 ),
 
+settled (platform, settled_through) as (
+    values
+        ('meta_ads', cast(:meta_ads_settled_through as date)),
+        ('google_ads', cast(:google_ads_settled_through as date)),
+        ('tiktok_ads', cast(:tiktok_ads_settled_through as date))
+),
+
 spend_per_day as (
     select platform, campaign_id, date, sum(spend) as spend
     from delivery
@@ -35,9 +44,11 @@ final as (
         campaigns.platform,
         campaigns.campaign_id,
         calendar.date,
-        cast(coalesce(spend_per_day.spend, 0) as double precision) as spend
+        cast(coalesce(spend_per_day.spend, 0) as double precision) as spend,
+        coalesce(calendar.date > settled.settled_through, false) as maturing
     from campaigns
     cross join calendar
+    left join settled on campaigns.platform = settled.platform
     left join spend_per_day
         on campaigns.platform = spend_per_day.platform
         and campaigns.campaign_id = spend_per_day.campaign_id

@@ -1,11 +1,15 @@
 -- One company's metrics over a period and its prior period: what GET /results shows.
--- Parameters: :company_id, :period_start, :period_end, :prior_start, :prior_end.
+-- Parameters: :company_id, :period_start, :period_end, :prior_start, :prior_end, and per kind of platform
+-- :ads_settled_through, :commerce_settled_through, :analytics_settled_through: the earliest last day outside
+-- the restatement window of that kind's connected platforms (null when none has loaded).
 -- Grain: one row per metric the company has data for in the period.
 -- Additive metrics are summed per period; avg_value is the sum per day with data. Ratios are derived from the
 -- period's sums, never averaged from daily ratios, and are their own average; a zero denominator gives null.
 -- Each ratio is one row of ratio_definitions: numerator and denominator sums joined by metric key, so a ratio
 -- exists only where both sums do. Amounts in several currencies are never added: such a metric gets null value
 -- and currency, and `currencies` names them so the route can warn.
+-- maturing_days counts the period's days with data after the settled day of the metric's kind: days a sync
+-- still re-pulls, whose numbers the platforms may still restate. A ratio matures with its denominator.
 with days as (
     select
         metric_key,
@@ -17,6 +21,39 @@ with days as (
     where
         company_id = :company_id
         and (date between :period_start and :period_end or date between :prior_start and :prior_end)
+),
+
+-- Which kind of platform each metric comes from, as sql/marts/metric_daily.sql builds them.
+metric_kinds (metric_key, kind) as (
+    values
+        ('spend', 'ads'),
+        ('impressions', 'ads'),
+        ('clicks', 'ads'),
+        ('conversions', 'ads'),
+        ('conversion_value', 'ads'),
+        ('reach', 'ads'),
+        ('revenue', 'commerce'),
+        ('orders', 'commerce'),
+        ('sessions', 'analytics'),
+        ('key_events', 'analytics')
+),
+
+settled (kind, settled_through) as (
+    values
+        ('ads', cast(:ads_settled_through as date)),
+        ('commerce', cast(:commerce_settled_through as date)),
+        ('analytics', cast(:analytics_settled_through as date))
+),
+
+maturing as (
+    select
+        days.metric_key,
+        count(distinct case when days.in_period and days.date > settled.settled_through then days.date end)
+            as maturing_days
+    from days
+    inner join metric_kinds on days.metric_key = metric_kinds.metric_key
+    inner join settled on metric_kinds.kind = settled.kind
+    group by days.metric_key
 ),
 
 sums as (
@@ -32,15 +69,22 @@ sums as (
     group by metric_key
 ),
 
+with_maturing as (
+    select sums.*, coalesce(maturing.maturing_days, 0) as maturing_days
+    from sums
+    left join maturing on sums.metric_key = maturing.metric_key
+),
+
 additive as (
     select
         metric_key,
         cast(case when currency_count <= 1 then value end as double precision) as value,
         cast(case when currency_count <= 1 then prior_value end as double precision) as prior_value,
         data_points,
+        maturing_days,
         case when currency_count = 1 then currency end as currency,
         case when currency_count > 1 then currencies end as currencies
-    from sums
+    from with_maturing
     where data_points > 0
 ),
 
@@ -59,6 +103,7 @@ ratios as (
         numerator.value / nullif(denominator.value, 0) * ratio.scale as value,
         numerator.prior_value / nullif(denominator.prior_value, 0) * ratio.scale as prior_value,
         denominator.data_points,
+        denominator.maturing_days,
         case when ratio.is_amount then numerator.currency end as currency,
         coalesce(numerator.currencies, denominator.currencies) as currencies
     from ratio_definitions as ratio
@@ -72,6 +117,7 @@ metrics as (
         value,
         value / nullif(data_points, 0) as avg_value,
         data_points,
+        maturing_days,
         currency,
         prior_value,
         currencies,
@@ -83,6 +129,7 @@ metrics as (
         value,
         value as avg_value,
         data_points,
+        maturing_days,
         currency,
         prior_value,
         currencies,
@@ -96,6 +143,7 @@ final as (
         value,
         avg_value,
         data_points,
+        maturing_days,
         currency,
         prior_value,
         (value - prior_value) / nullif(prior_value, 0) * 100 as delta_pct,

@@ -42,7 +42,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from pipelines.emulator import synthetic
-from pipelines.emulator.faults import EmulatorState
+from pipelines.emulator.faults import EmulatorState, Restatement
 
 PLATFORM = "google_ads"
 PAGE_ROWS = 10_000
@@ -275,11 +275,15 @@ def campaigns(customer_id: str) -> tuple[synthetic.Campaign, ...]:
 
 
 @lru_cache(maxsize=64)
-def result_rows(customer_id: str, query: Query, late: tuple[int, ...]) -> tuple[dict[str, Any], ...]:
+def result_rows(
+    customer_id: str, query: Query, late: tuple[int, ...], restated: tuple[Restatement, ...] = ()
+) -> tuple[dict[str, Any], ...]:
     """Every row the query returns, rendered; segmented rows whose selected metrics are all zero left out.
 
-    ``late`` holds the conversions each day of the range has gained since (empty when none have).
+    ``late`` holds the conversions each day of the range has gained since (empty when none have); ``restated``
+    the campaign-days a test restated (part of the cache key, so a restatement is seen at once).
     """
+    restatements = {restatement.key(): restatement for restatement in restated}
     if query.resource == "customer":
         rows = [render(customer_values(customer_id), query.fields)]
     elif query.days is None:
@@ -291,6 +295,8 @@ def result_rows(customer_id: str, query: Query, late: tuple[int, ...]) -> tuple[
                 metrics = synthetic.campaign_day(PLATFORM, customer_id, campaign, day)
                 if metrics is None:
                     continue
+                if (restatement := restatements.get((campaign.id, day))) is not None:
+                    metrics = restatement.applied(metrics)
                 values = {
                     **campaign_values(customer_id, campaign),
                     **metric_values(metrics, late[index] if late else 0),
@@ -377,7 +383,7 @@ def search_page(state: EmulatorState, customer_id: str, query: Query, offset: in
         state.late_conversions(PLATFORM, customer_id, day, calls_before)
         for day in (synthetic.days(*query.days) if query.metrics and query.days else [])
     )
-    rows = result_rows(customer_id, query, late)
+    rows = result_rows(customer_id, query, late, state.restated_days(PLATFORM, customer_id))
     size = state.page_size(PLATFORM, customer_id, PAGE_ROWS)
     payload: dict[str, Any] = {"results": list(rows[offset : offset + size])} if rows[offset:] else {}
     if offset + size < len(rows):

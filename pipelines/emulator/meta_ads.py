@@ -330,8 +330,9 @@ def insights_page(request: Request, state: EmulatorState, account_id: str) -> di
         calls_before = max(0, state.metric_calls[(PLATFORM, account_id)] - 1)
     served = delivered(account_id, first, last) if state.delivers(PLATFORM, account_id) else ()
     rows = []
-    for delivery in served[offset : offset + size]:
-        late = state.late_conversions(PLATFORM, account_id, delivery[1], calls_before)
+    for campaign, day, metrics in served[offset : offset + size]:
+        late = state.late_conversions(PLATFORM, account_id, day, calls_before)
+        delivery = (campaign, day, state.restated(PLATFORM, account_id, campaign.id, day, metrics))
         rows.append(pick(insights_row(account_id, delivery, late), fields, "AdsInsights"))
     return paged(request, rows, offset, len(served))
 

@@ -309,8 +309,9 @@ def report_page(state: EmulatorState, advertiser_id: str, params: Any) -> dict[s
     page = paged(list(delivered(advertiser_id, first, last)), number, state.page_size(PLATFORM, advertiser_id, size))
     calls_before = state.count_metrics_call(PLATFORM, advertiser_id)
     rows = []
-    for delivery in page["list"]:
-        late = state.late_conversions(PLATFORM, advertiser_id, delivery[1], calls_before)
+    for campaign, day, served in page["list"]:
+        late = state.late_conversions(PLATFORM, advertiser_id, day, calls_before)
+        delivery = (campaign, day, state.restated(PLATFORM, advertiser_id, campaign.id, day, served))
         row = report_row(advertiser_id, delivery, late)
         rows.append({"dimensions": row["dimensions"], "metrics": {name: row["metrics"][name] for name in metrics}})
     return {**page, "list": rows}

@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from api.auth import TokenVerifier
 from api.errors import install_error_handlers
 from api.request_checks import REQUEST_ERRORS, BodySizeLimit, well_formed_request
-from api.routes import assistant, connections, goals, platforms, results, runs
+from api.routes import assistant, connections, goals, platforms, results, revisions, runs
 from assistant.model import create_language_model
 from tally.settings import Settings
 from warehouse.app_database import create_app_engine
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, engine: sa.Engine | None = None
     app.include_router(runs.router)
     app.include_router(connections.router)
     app.include_router(results.router)
+    app.include_router(revisions.router)
     app.include_router(goals.router)
     app.include_router(assistant.router)
     return app

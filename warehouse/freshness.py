@@ -33,6 +33,8 @@ class PlatformFreshness:
     settled_through: date | None
     status: str
     error: str | None
+    reconciled: bool | None = None
+    largest_gap: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +44,8 @@ class PlatformFreshness:
             "settled_through": self.settled_through,
             "status": self.status,
             "error": self.error,
+            "reconciled": self.reconciled,
+            "largest_gap": self.largest_gap,
         }
 
 
@@ -72,6 +76,8 @@ def company_freshness(
         connections.c.loaded_through,
         connections.c.last_synced_at,
         connections.c.last_sync_error,
+        connections.c.reconciled,
+        connections.c.reconciliation_gap,
     ).where(connections.c.company_id == company_id, connections.c.status.in_(ACTIVE_STATUSES))
     if platform is not None:
         query = query.where(connections.c.platform == platform)
@@ -88,6 +94,8 @@ def company_freshness(
                 settled_through=settled,
                 status=load_status(row.last_synced_at, row.last_sync_error),
                 error=row.last_sync_error,
+                reconciled=row.reconciled,
+                largest_gap=row.reconciliation_gap,
             )
         )
     return entries

@@ -19,11 +19,16 @@ from decimal import Decimal
 
 from tally.settings import Settings
 from warehouse.models import (
+    LOG_TABLES,
+    STAGING_MODELS,
     Warehouse,
-    ensure_models,
+    create_schemas,
     execute,
+    lock_models,
     model_sql,
     query,
+    raw_tables,
+    staging_sql,
     warehouse_transaction,
     write_rows,
 )
@@ -63,22 +68,20 @@ class RevisionCapture:
         return write_rows(
             warehouse,
             "insert into revisions.day_values\n"
-            f"select :snapshot_id, :phase, values_now.* from (\n{model_sql('revisions', 'day_values.sql')}\n)"
-            " as values_now",
+            f"select :snapshot_id, :phase, values_now.* from (\n{day_values_sql(warehouse)}\n) as values_now",
             self.params | {"phase": phase},
         )
 
     def before(self) -> None:
         """Capture what the load is about to replace."""
+        ensure_log_tables(self.settings)
         with warehouse_transaction(self.settings) as warehouse:
-            ensure_models(warehouse)
             self.capture(warehouse, "before")
 
     def after(self, seen_at: datetime | None = None) -> LoadRevisions:
         """Capture what the load wrote, log the differences and return them with the new totals."""
         seen = (seen_at or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
         with warehouse_transaction(self.settings) as warehouse:
-            ensure_models(warehouse)
             self.capture(warehouse, "after")
             logged = write_rows(
                 warehouse,
@@ -93,6 +96,33 @@ class RevisionCapture:
         """Remove this load's captures (after the comparison, or when the load failed)."""
         with warehouse_transaction(self.settings) as warehouse:
             execute(warehouse, "delete from revisions.day_values where snapshot_id = :snapshot_id", self.params)
+
+
+def day_values_sql(warehouse: Warehouse) -> str:
+    """``day_values.sql`` reading each staging model's own SQL inline (its empty stand-in while its raw table is
+    missing) rather than the staging views: a load neither waits for nor races the DDL that replaces a view."""
+    sql = model_sql("revisions", "day_values.sql")
+    loaded = raw_tables(warehouse)
+    for model in STAGING_MODELS:
+        sql = sql.replace(f"staging.{model.name}", f"(\n{staging_sql(model, loaded)}\n) as {model.name}")
+    return sql
+
+
+def ensure_log_tables(settings: Settings) -> None:
+    """Create the revision log and the captures' table when missing, in a transaction of their own under the
+    models' exclusive lock (two first loads at once on PostgreSQL would otherwise race the ``create``)."""
+    with warehouse_transaction(settings) as warehouse:
+        present = set(
+            query(
+                warehouse,
+                "select table_schema, table_name from information_schema.tables "
+                "where table_schema in ('marts', 'revisions')",
+            )
+        )
+        if all(table in present for table in LOG_TABLES):
+            return
+        lock_models(warehouse, exclusive=True)
+        create_schemas(warehouse)
 
 
 @contextmanager

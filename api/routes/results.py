@@ -38,6 +38,14 @@ class PeriodOut(BaseModel):
     end: date
 
 
+class GapOut(BaseModel):
+    metric_key: str
+    loaded: float = Field(description="The sum of the rows Tally loaded for the days")
+    platform: float = Field(description="The platform's own account-level total for the same days")
+    gap: float = Field(description="loaded - platform")
+    gap_pct: float | None = Field(description="The gap in % of the platform's total; null when that is 0")
+
+
 class FreshnessOut(BaseModel):
     platform: str
     loaded_through: date | None = Field(description="The last local day (account time zone) a load covered")
@@ -52,6 +60,12 @@ class FreshnessOut(BaseModel):
         "or never (nothing of this platform is in the figures yet)"
     )
     error: str | None = Field(description="Why the last load or connection test failed; null otherwise")
+    reconciled: bool | None = Field(
+        description="Whether the last load's rows add up to the platform's own account-level totals for the same "
+        "days (within 0.5% or one minor currency unit): false when a metric is further off, null when no load "
+        "has been reconciled yet or the platform could not be asked"
+    )
+    largest_gap: GapOut | None = Field(description="The metric furthest from the platform's own total, if any")
 
 
 FRESHNESS_DESCRIPTION = (

@@ -80,7 +80,9 @@ CAMPAIGN_FIELDS = {
     "segments.date",
     *METRIC_FIELDS,
 }
-FIELDS = {"customer": CUSTOMER_FIELDS, "campaign": CAMPAIGN_FIELDS}
+# FROM customer with metrics is the account's own totals over the range (or per day with segments.date).
+INT64_METRICS = {"metrics.cost_micros", "metrics.impressions", "metrics.clicks"}
+FIELDS = {"customer": {*CUSTOMER_FIELDS, *METRIC_FIELDS, "segments.date"}, "campaign": CAMPAIGN_FIELDS}
 
 router = APIRouter(tags=["google_ads"])
 
@@ -198,7 +200,7 @@ def parse_query(text: Any) -> Query:
     if ("segments.date" in fields or query.metrics) and days is None:
         message = "Error in query: segments.date must be filtered with BETWEEN two dates."
         raise invalid_argument("queryError", "EXPECTED_FILTERS_ON_DATE_RANGE", message)
-    if query.metrics and "segments.date" not in fields:
+    if query.metrics and "segments.date" not in fields and resource == "campaign":
         raise invalid_argument("queryError", "QUERY_ERROR", "The emulator serves metrics by segments.date only.")
     return query
 
@@ -276,7 +278,11 @@ def campaigns(customer_id: str) -> tuple[synthetic.Campaign, ...]:
 
 @lru_cache(maxsize=64)
 def result_rows(
-    customer_id: str, query: Query, late: tuple[int, ...], restated: tuple[Restatement, ...] = ()
+    customer_id: str,
+    query: Query,
+    late: tuple[int, ...],
+    restated: tuple[Restatement, ...] = (),
+    account_gap_pct: float = 0.0,
 ) -> tuple[dict[str, Any], ...]:
     """Every row the query returns, rendered; segmented rows whose selected metrics are all zero left out.
 
@@ -284,7 +290,9 @@ def result_rows(
     the campaign-days a test restated (part of the cache key, so a restatement is seen at once).
     """
     restatements = {restatement.key(): restatement for restatement in restated}
-    if query.resource == "customer":
+    if query.resource == "customer" and query.metrics and query.days:
+        rows = customer_metric_rows(customer_id, query, late, restatements, account_gap_pct)
+    elif query.resource == "customer":
         rows = [render(customer_values(customer_id), query.fields)]
     elif query.days is None:
         rows = [render(campaign_values(customer_id, one), query.fields) for one in campaigns(customer_id)]
@@ -305,6 +313,41 @@ def result_rows(
                 if any(values[name] for name in query.metrics):
                     rows.append(render(values, query.fields))
     return tuple(rows[: query.limit] if query.limit is not None else rows)
+
+
+def customer_metric_rows(
+    customer_id: str,
+    query: Query,
+    late: tuple[int, ...],
+    restatements: dict[tuple[str, date], Restatement],
+    account_gap_pct: float,
+) -> list[dict[str, Any]]:
+    """The customer's own metrics: the sums of its campaign-days (restated and late ones included), one row per
+    day when ``segments.date`` is selected, else one for the range; ``account_gap_pct`` makes them disagree."""
+    assert query.days is not None
+    days = synthetic.days(*query.days)
+    per_day = "segments.date" in query.fields
+    spans = [[(index, day)] for index, day in enumerate(days)] if per_day else [list(enumerate(days))]
+    factor = 1 + account_gap_pct / 100
+    rows = []
+    for span in spans:
+        sums = dict.fromkeys(METRIC_FIELDS, 0.0)
+        for index, day in span:
+            for campaign in campaigns(customer_id):
+                metrics = synthetic.campaign_day(PLATFORM, customer_id, campaign, day)
+                if metrics is None:
+                    continue
+                if (restatement := restatements.get((campaign.id, day))) is not None:
+                    metrics = restatement.applied(metrics)
+                for name, value in metric_values(metrics, late[index] if late else 0).items():
+                    sums[name] += value
+        values: dict[str, Any] = {
+            name: round(total * factor) if name in INT64_METRICS else total * factor for name, total in sums.items()
+        }
+        values |= customer_values(customer_id) | {"segments.date": span[0][1].isoformat()}
+        if any(values[name] for name in query.metrics):
+            rows.append(render(values, query.fields))
+    return rows
 
 
 def page_token(query: Query, offset: int, calls_before: int) -> str:
@@ -383,7 +426,8 @@ def search_page(state: EmulatorState, customer_id: str, query: Query, offset: in
         state.late_conversions(PLATFORM, customer_id, day, calls_before)
         for day in (synthetic.days(*query.days) if query.metrics and query.days else [])
     )
-    rows = result_rows(customer_id, query, late, state.restated_days(PLATFORM, customer_id))
+    gap = state.plan(PLATFORM, customer_id).account_level_gap_pct if query.resource == "customer" else 0.0
+    rows = result_rows(customer_id, query, late, state.restated_days(PLATFORM, customer_id), gap)
     size = state.page_size(PLATFORM, customer_id, PAGE_ROWS)
     payload: dict[str, Any] = {"results": list(rows[offset : offset + size])} if rows[offset:] else {}
     if offset + size < len(rows):

@@ -134,3 +134,65 @@ def test_revisions_refuse_a_bad_date_or_platform(api: httpx.Client) -> None:
         assert message in response.json()["detail"]
     assert api.get("/api/clients/globex/results/revisions").status_code == 404
     assert httpx.get(f"{api.base_url}/api/clients/acme/results/revisions").status_code == 401
+
+
+def latest_check(instance: dg.DagsterInstance, platform: str, table: str) -> dg.AssetCheckEvaluation:
+    """The latest evaluation of a raw asset's reconciliation check, read from the instance's event log."""
+    key = dg.AssetCheckKey(dg.AssetKey(["raw", platform, table]), "matches_platform_totals")
+    [record] = instance.event_log_storage.get_asset_check_execution_history(key, limit=1)
+    assert record.event is not None and record.event.dagster_event is not None
+    return record.event.dagster_event.asset_check_evaluation_data
+
+
+def test_a_platform_disagreeing_with_its_own_campaign_rows_fails_the_check_and_the_load_stands(
+    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect, emulator: httpx.Client, api: httpx.Client
+) -> None:
+    meta, google = connect("acme", "meta_ads"), connect("acme", "google_ads")
+    # Meta's account level reports 2% more than its campaign rows add up to; Google's agrees with itself.
+    emulator.put(
+        f"/_emulator/faults/meta_ads/{meta['account_id']}", json={"account_level_gap_pct": 2}
+    ).raise_for_status()
+    request(tally, "backfill", ["meta_ads", "google_ads"], days=30)
+
+    assert run_pending(instance, tally) == [True], "a reconciliation gap does not fail the load"
+
+    end = yesterday_in(meta["timezone"])
+    served = {
+        key: value
+        for day in range(30)
+        for key, value in meta_rows(emulator, meta["account_id"], end - timedelta(days=day)).items()
+    }
+    loaded_spend = sum(spend for spend, _ in served.values())
+    meta_check = latest_check(instance, "meta_ads", "campaign_daily")
+    assert meta_check.passed is False and meta_check.severity == dg.AssetCheckSeverity.WARN
+    assert meta_check.metadata["gap_spend"].value == pytest.approx(
+        float(loaded_spend - loaded_spend * Decimal("1.02")), abs=0.01
+    )
+    assert meta_check.metadata["gap_pct_spend"].value == pytest.approx(-100 * 0.02 / 1.02, abs=0.01)
+    google_check = latest_check(instance, "google_ads", "campaign_daily")
+    assert google_check.passed is True, google_check.description
+
+    body = api.get("/api/clients/acme/results", params=month_through(end)).json()
+    freshness = {entry["platform"]: entry for entry in body["freshness"]}
+    assert freshness["meta_ads"]["status"] == "succeeded" and freshness["meta_ads"]["reconciled"] is False
+    assert freshness["meta_ads"]["largest_gap"]["gap_pct"] == pytest.approx(-100 * 0.02 / 1.02, abs=0.05)
+    assert freshness["google_ads"]["reconciled"] is True
+
+
+def test_every_platforms_load_reconciles_with_its_own_account_totals(
+    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect, api: httpx.Client
+) -> None:
+    platforms = {"meta_ads": "campaign_daily", "google_ads": "campaign_daily", "tiktok_ads": "campaign_daily",
+                 "shopify": "daily_sales", "ga4": "traffic_daily"}  # fmt: skip
+    for platform in platforms:
+        connect("acme", platform)
+    request(tally, "backfill", list(platforms), days=30)
+
+    assert run_pending(instance, tally) == [True]
+
+    for platform, table in platforms.items():
+        check = latest_check(instance, platform, table)
+        assert check.passed is True, (platform, check.description, check.metadata)
+        assert check.metadata["company_id"].value == "acme"
+    freshness = api.get("/api/clients/acme/results").json()["freshness"]
+    assert {entry["platform"]: entry["reconciled"] for entry in freshness} == dict.fromkeys(platforms, True)

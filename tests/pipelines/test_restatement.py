@@ -67,6 +67,7 @@ def tiktok_rows(emulator: httpx.Client, account: str, day: date) -> Served:
         "metrics": json.dumps(["spend", "complete_payment"]),
         "start_date": day.isoformat(),
         "end_date": day.isoformat(),
+        "page_size": "1000",
     }
     response = emulator.get("/open_api/v1.3/report/integrated/get/", params=params, headers={"Access-Token": "t"})
     return {

@@ -26,6 +26,8 @@ MARCH = {"period_type": "month", "period_end": "2024-03-31"}
 LOADED = date(2024, 3, 20)
 LOADED_AT = datetime(2024, 3, 21, 6, 30, tzinfo=UTC)
 SHOP_LOADED = date(2024, 3, 18)
+# The largest gap of Shopify's last reconciliation, as a load records it on the connection.
+SHOP_GAP = {"metric_key": "revenue", "loaded": 900.0, "platform": 950.0, "gap": -50.0, "gap_pct": -5.2632}
 
 
 def fixture_rows() -> Fixture:
@@ -74,7 +76,7 @@ def trust(
     api_settings: Settings, app_engine: sa.Engine, trust_marts: dict, fake_model: FakeOpenAI, make_token: TokenMaker
 ) -> Iterator[httpx.Client]:
     """Meta loaded through March 20; Google Ads whose last load failed; Shopify through the 18th; GA4 never."""
-    add_connection(app_engine, "meta_ads", loaded_through=LOADED, last_synced_at=LOADED_AT)
+    add_connection(app_engine, "meta_ads", loaded_through=LOADED, last_synced_at=LOADED_AT, reconciled=True)
     add_connection(
         app_engine,
         "google_ads",
@@ -82,7 +84,14 @@ def trust(
         last_synced_at=LOADED_AT - timedelta(days=10),
         last_sync_error="Google Ads: the refresh token was revoked",
     )
-    add_connection(app_engine, "shopify", loaded_through=SHOP_LOADED, last_synced_at=LOADED_AT)
+    add_connection(
+        app_engine,
+        "shopify",
+        loaded_through=SHOP_LOADED,
+        last_synced_at=LOADED_AT,
+        reconciled=False,
+        reconciliation_gap=SHOP_GAP,
+    )
     add_connection(app_engine, "ga4")
     with served_api(api_settings, trust_marts, fake_model, make_token(companies=["trust"]), app_engine) as http:
         yield http
@@ -96,6 +105,8 @@ EXPECTED_FRESHNESS = [
         "settled_through": None,
         "status": "never",
         "error": None,
+        "reconciled": None,
+        "largest_gap": None,
     },
     {
         "platform": "google_ads",
@@ -104,6 +115,8 @@ EXPECTED_FRESHNESS = [
         "settled_through": "2024-02-09",  # 30 days before March 10
         "status": "failed",
         "error": "Google Ads: the refresh token was revoked",
+        "reconciled": None,
+        "largest_gap": None,
     },
     {
         "platform": "meta_ads",
@@ -112,6 +125,8 @@ EXPECTED_FRESHNESS = [
         "settled_through": "2024-02-21",  # 28 days before March 20
         "status": "succeeded",
         "error": None,
+        "reconciled": True,
+        "largest_gap": None,
     },
     {
         "platform": "shopify",
@@ -120,6 +135,8 @@ EXPECTED_FRESHNESS = [
         "settled_through": "2024-03-11",  # 7 days before March 18
         "status": "succeeded",
         "error": None,
+        "reconciled": False,
+        "largest_gap": SHOP_GAP,
     },
 ]
 

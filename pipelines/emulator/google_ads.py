@@ -299,12 +299,7 @@ def result_rows(
     else:
         rows = []
         for index, day in enumerate(synthetic.days(*query.days)):
-            for campaign in campaigns(customer_id):
-                metrics = synthetic.campaign_day(PLATFORM, customer_id, campaign, day)
-                if metrics is None:
-                    continue
-                if (restatement := restatements.get((campaign.id, day))) is not None:
-                    metrics = restatement.applied(metrics)
+            for campaign, metrics in served_days(customer_id, day, restatements):
                 values = {
                     **campaign_values(customer_id, campaign),
                     **metric_values(metrics, late[index] if late else 0),
@@ -313,6 +308,19 @@ def result_rows(
                 if any(values[name] for name in query.metrics):
                     rows.append(render(values, query.fields))
     return tuple(rows[: query.limit] if query.limit is not None else rows)
+
+
+def served_days(
+    customer_id: str, day: date, restatements: dict[tuple[str, date], Restatement]
+) -> list[tuple[synthetic.Campaign, synthetic.DayMetrics]]:
+    """Each campaign's metrics of one day as the customer's reports serve them: restated where a test said so."""
+    served = []
+    for campaign in campaigns(customer_id):
+        metrics = synthetic.campaign_day(PLATFORM, customer_id, campaign, day)
+        if metrics is not None:
+            restatement = restatements.get((campaign.id, day))
+            served.append((campaign, restatement.applied(metrics) if restatement else metrics))
+    return served
 
 
 def customer_metric_rows(
@@ -333,12 +341,7 @@ def customer_metric_rows(
     for span in spans:
         sums = dict.fromkeys(METRIC_FIELDS, 0.0)
         for index, day in span:
-            for campaign in campaigns(customer_id):
-                metrics = synthetic.campaign_day(PLATFORM, customer_id, campaign, day)
-                if metrics is None:
-                    continue
-                if (restatement := restatements.get((campaign.id, day))) is not None:
-                    metrics = restatement.applied(metrics)
+            for _, metrics in served_days(customer_id, day, restatements):
                 for name, value in metric_values(metrics, late[index] if late else 0).items():
                     sums[name] += value
         values: dict[str, Any] = {

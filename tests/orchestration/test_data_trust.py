@@ -147,7 +147,8 @@ def latest_check(instance: dg.DagsterInstance, platform: str, table: str) -> dg.
 def test_a_platform_disagreeing_with_its_own_campaign_rows_fails_the_check_and_the_load_stands(
     instance: dg.DagsterInstance, tally: TallyResource, connect: Connect, emulator: httpx.Client, api: httpx.Client
 ) -> None:
-    meta, google = connect("acme", "meta_ads"), connect("acme", "google_ads")
+    meta = connect("acme", "meta_ads")
+    connect("acme", "google_ads")
     # Meta's account level reports 2% more than its campaign rows add up to; Google's agrees with itself.
     emulator.put(
         f"/_emulator/faults/meta_ads/{meta['account_id']}", json={"account_level_gap_pct": 2}

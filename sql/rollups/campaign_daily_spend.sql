@@ -26,13 +26,6 @@ calendar as (
     from generate_series(cast(:period_start as timestamp), cast(:period_end as timestamp), interval '1 day') as days (day)
 ),
 
-settled (platform, settled_through) as (
-    values
-        ('meta_ads', cast(:meta_ads_settled_through as date)),
-        ('google_ads', cast(:google_ads_settled_through as date)),
-        ('tiktok_ads', cast(:tiktok_ads_settled_through as date))
-),
-
 spend_per_day as (
     select platform, campaign_id, date, sum(spend) as spend
     from delivery
@@ -45,10 +38,13 @@ final as (
         campaigns.campaign_id,
         calendar.date,
         cast(coalesce(spend_per_day.spend, 0) as double precision) as spend,
-        coalesce(calendar.date > settled.settled_through, false) as maturing
+        coalesce(calendar.date > case campaigns.platform
+            when 'meta_ads' then cast(:meta_ads_settled_through as date)
+            when 'google_ads' then cast(:google_ads_settled_through as date)
+            when 'tiktok_ads' then cast(:tiktok_ads_settled_through as date)
+        end, false) as maturing
     from campaigns
     cross join calendar
-    left join settled on campaigns.platform = settled.platform
     left join spend_per_day
         on campaigns.platform = spend_per_day.platform
         and campaigns.campaign_id = spend_per_day.campaign_id

@@ -16,44 +16,17 @@ with days as (
         date,
         value,
         currency,
-        date >= :period_start as in_period
+        date >= :period_start as in_period,
+        -- The settled day of the kind of platform the metric comes from, as sql/marts/metric_daily.sql builds them.
+        coalesce(date > case
+            when metric_key in ('revenue', 'orders') then cast(:commerce_settled_through as date)
+            when metric_key in ('sessions', 'key_events') then cast(:analytics_settled_through as date)
+            else cast(:ads_settled_through as date)
+        end, false) as is_maturing
     from metric_daily
     where
         company_id = :company_id
         and (date between :period_start and :period_end or date between :prior_start and :prior_end)
-),
-
--- Which kind of platform each metric comes from, as sql/marts/metric_daily.sql builds them.
-metric_kinds (metric_key, kind) as (
-    values
-        ('spend', 'ads'),
-        ('impressions', 'ads'),
-        ('clicks', 'ads'),
-        ('conversions', 'ads'),
-        ('conversion_value', 'ads'),
-        ('reach', 'ads'),
-        ('revenue', 'commerce'),
-        ('orders', 'commerce'),
-        ('sessions', 'analytics'),
-        ('key_events', 'analytics')
-),
-
-settled (kind, settled_through) as (
-    values
-        ('ads', cast(:ads_settled_through as date)),
-        ('commerce', cast(:commerce_settled_through as date)),
-        ('analytics', cast(:analytics_settled_through as date))
-),
-
-maturing as (
-    select
-        days.metric_key,
-        count(distinct case when days.in_period and days.date > settled.settled_through then days.date end)
-            as maturing_days
-    from days
-    inner join metric_kinds on days.metric_key = metric_kinds.metric_key
-    inner join settled on metric_kinds.kind = settled.kind
-    group by days.metric_key
 ),
 
 sums as (
@@ -62,17 +35,12 @@ sums as (
         sum(case when in_period then value end) as value,
         sum(case when not in_period then value end) as prior_value,
         count(distinct case when in_period then date end) as data_points,
+        count(distinct case when in_period and is_maturing then date end) as maturing_days,
         count(distinct currency) as currency_count,
         min(currency) as currency,
         string_agg(distinct currency, ', ' order by currency) as currencies
     from days
     group by metric_key
-),
-
-with_maturing as (
-    select sums.*, coalesce(maturing.maturing_days, 0) as maturing_days
-    from sums
-    left join maturing on sums.metric_key = maturing.metric_key
 ),
 
 additive as (
@@ -84,7 +52,7 @@ additive as (
         maturing_days,
         case when currency_count = 1 then currency end as currency,
         case when currency_count > 1 then currencies end as currencies
-    from with_maturing
+    from sums
     where data_points > 0
 ),
 

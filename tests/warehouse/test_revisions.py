@@ -21,6 +21,7 @@ from tests.warehouse.raw_tables import (
 )
 from warehouse.models import query, warehouse_transaction
 from warehouse.revisions import revision_capture
+from warehouse.serving import open_marts, refresh_marts
 
 META = "raw_meta_ads.campaign_daily"
 SEEN = datetime(2026, 9, 20, 4, 0, tzinfo=UTC)
@@ -94,3 +95,34 @@ def test_an_identical_re_pull_and_a_first_load_log_nothing(empty_warehouse: Sett
     assert revision_log(empty_warehouse) == {
         ("acme", "shopify", "", SEP_2, "revenue", Decimal("30.5"), Decimal(99), Decimal("68.5"), "USD", SEEN)
     }
+
+
+def test_the_served_log_lists_the_revisions_newest_first_with_their_totals(empty_warehouse: Settings) -> None:
+    write_acme(empty_warehouse)
+    later = datetime(2026, 9, 21, 4, 0, tzinfo=UTC)
+    reload(empty_warehouse, "acme", META, restated_meta(m1_1={"spend": "20.50"}), "meta_ads")
+    with revision_capture(empty_warehouse, "acme", "meta_ads", SEP_1, SEP_2) as capture:
+        replace_raw(empty_warehouse, META, "acme", restated_meta(m1_1={"spend": "25.00"}, m1_2={"clicks": "12"}))
+        assert capture.after(later).revisions == 2
+    refresh_marts(empty_warehouse, ["acme"])
+
+    marts = open_marts(empty_warehouse)
+    try:
+        with marts.session("acme") as session:
+            params = {"company_id": "acme", "platform": None, "since": None}
+            rows = session.rows("revisions", **params)
+            totals = session.rows("revision_totals", **params)
+            recent = session.rows("revisions", **params | {"since": date(2026, 9, 21)})
+            other = session.rows("revisions", **params | {"platform": "google_ads"})
+    finally:
+        marts.close()
+    assert [(r["campaign_id"], r["date"], r["metric_key"], r["previous_value"], r["new_value"]) for r in rows] == [
+        ("m1", SEP_2, "clicks", 10.0, 12.0),  # the later load first, then by day, newest first
+        ("m1", SEP_1, "spend", 20.5, 25.0),
+        ("m1", SEP_1, "spend", 10.5, 20.5),
+    ]
+    assert [(t["metric_key"], t["currency"], t["change"], t["revisions"]) for t in totals] == [
+        ("clicks", None, 2.0, 1),
+        ("spend", "USD", 14.5, 2),
+    ]
+    assert len(recent) == 2 and other == []

@@ -15,7 +15,7 @@ from api.errors import install_error_handlers
 from api.metrics import ApiMetrics
 from api.middleware import RequestObserver
 from api.request_checks import REQUEST_ERRORS, BodySizeLimit, well_formed_request
-from api.routes import assistant, connections, goals, platforms, results, runs
+from api.routes import assistant, connections, goals, platforms, results, revisions, runs
 from api.verified_tokens import VerifiedTokens
 from assistant.model import create_language_model
 from tally.settings import Settings
@@ -69,6 +69,7 @@ def create_app(settings: Settings | None = None, engine: sa.Engine | None = None
     app.include_router(runs.router)
     app.include_router(connections.router)
     app.include_router(results.router)
+    app.include_router(revisions.router)
     app.include_router(goals.router)
     app.include_router(assistant.router)
     return app

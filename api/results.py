@@ -11,7 +11,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from pipelines.registry import PLATFORMS
+from api.deps import SettingsDep
+from pipelines.registry import PLATFORMS, lookback_days
 from tally.errors import InvalidRequest
 from warehouse.query_values import parse_period_end
 from warehouse.results import PERIOD_TYPES, PeriodQuery
@@ -64,6 +65,12 @@ async def get_marts(request: Request) -> Marts:
     return request.app.state.marts
 
 
+async def platform_lookbacks(settings: SettingsDep) -> dict[str, int]:
+    """Each platform's restatement window in days: the lookback its syncs re-pull (the registry's one definition)."""
+    return {platform: lookback_days(settings, platform) for platform in PLATFORMS}
+
+
 MartsDep = Annotated[Marts, Depends(get_marts)]
+LookbacksDep = Annotated[dict[str, int], Depends(platform_lookbacks)]
 PeriodDep = Annotated[PeriodQuery, Depends(period_query)]
 PlatformDep = Annotated[str | None, Depends(platform_query)]

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from pipelines.registry import PLATFORMS
 from warehouse import run_requests as outbox
+from warehouse.freshness import settled_parameters
 from warehouse.results import Period, PeriodQuery, load_period, period_metrics
 from warehouse.serving import Marts
 
@@ -47,6 +48,8 @@ METRIC_FIELDS = (
 )
 # Each platform's kind, which tells goal pacing which platforms' loads a metric waits for.
 PLATFORM_KINDS = {platform: spec.kind for platform, spec in PLATFORMS.items()}
+# The assistant's daily series carry no maturing flag: the rollup's settled days are left unset.
+NOT_MATURING = settled_parameters([], PLATFORM_KINDS, list(PLATFORM_KINDS))
 
 
 def period_out(start: date, end: date, period_type: str | None = None) -> dict[str, Any]:
@@ -153,6 +156,7 @@ class CompanyFigures:
                 platform=platform,
                 period_start=period.start,
                 period_end=period.end,
+                **NOT_MATURING,
             )
         series: dict[str, list[dict[str, Any]]] = {}
         for row in rows:

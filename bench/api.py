@@ -58,9 +58,11 @@ sys.path.insert(0, str(BENCH_DIR.parent))
 
 from api.auth import mint_token  # noqa: E402
 from bench.api_service import ServicePlan, run_service_benchmark  # noqa: E402
+from pipelines.registry import PLATFORMS as REGISTRY_PLATFORMS  # noqa: E402
 from tally.demo import last_full_month_end  # noqa: E402
 from tally.settings import Settings  # noqa: E402
 from warehouse.app_database import upgrade  # noqa: E402
+from warehouse.freshness import PLATFORM_KINDS_IN_SQL  # noqa: E402
 from warehouse.models import model_sql, replace_table  # noqa: E402
 from warehouse.results import PERIOD_TYPES, PeriodQuery, load_period  # noqa: E402
 from warehouse.serving import MartSession, ParquetMarts, publish  # noqa: E402
@@ -294,10 +296,17 @@ def wait_until_answering(url: str, process: subprocess.Popen[str]) -> None:
     raise SystemExit("the API server did not answer within 60 s")
 
 
+# The rollups' settled days as a client loaded through yesterday has them, for the floors' queries.
+SETTLED = {
+    **{f"{platform}_settled_through": date.today() - timedelta(days=29) for platform in REGISTRY_PLATFORMS},
+    **{f"{kind}_settled_through": date.today() - timedelta(days=31) for kind in PLATFORM_KINDS_IN_SQL},
+}
+
+
 def results_floor(session: MartSession, company: str, query: PeriodQuery) -> list[dict[str, Any]]:
     """What GET /results asks the marts: the period, then the metrics rollup."""
     period = load_period(session, query)
-    return session.rows("results_metrics", company_id=company, **period.bounds)
+    return session.rows("results_metrics", company_id=company, **period.bounds, **SETTLED)
 
 
 def campaigns_floor(session: MartSession, company: str, query: PeriodQuery) -> list[dict[str, Any]]:
@@ -311,7 +320,7 @@ def campaigns_floor(session: MartSession, company: str, query: PeriodQuery) -> l
 def daily_floor(session: MartSession, company: str, query: PeriodQuery) -> list[dict[str, Any]]:
     """What GET /results/campaigns/daily asks the marts: the period, then every campaign's spend per day."""
     period = load_period(session, query)
-    return session.rows("campaign_daily_spend", company_id=company, platform=None, **period.bounds)
+    return session.rows("campaign_daily_spend", company_id=company, platform=None, **period.bounds, **SETTLED)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ A request (a sync or a backfill) used to cost a run per platform plus a marts ru
 start-up. Here it is one run on the in-process executor: ``plan_refresh`` fans out one step pair per platform,
 ``fetch_days`` (HTTP and normalisation, no lock, so clients fetch side by side) and ``write_days`` (the only
 platform step that holds the DuckDB ``warehouse_writer`` pool), ``record_days`` stores the raw partitions'
-materializations outside the pool, and ``refresh_client_marts`` publishes the client's marts once every platform
+materializations outside the pool, ``reconcile_days`` compares the load with the platform's own totals (an
+asset check evaluation), and ``refresh_client_marts`` publishes the client's marts once every platform
 is written. Each step records its progress on the request's step row, and the
 marts step records the request's final state, so ``succeeded`` means the data is served.
 
@@ -29,6 +30,7 @@ from orchestration.assets.raw import (
     warehouse_pool,
     write_platform,
 )
+from orchestration.checks import reconciliation_evaluation
 from orchestration.partitions import ClientDays, partition_key
 from orchestration.resources import TallyResource
 from tally.run_tags import TAG_REQUEST
@@ -142,6 +144,18 @@ def record_days(context: dg.OpExecutionContext, written: WrittenDays) -> None:
 
 @dg.op(
     out=dg.Out(dg.Nothing, io_manager_key=IN_MEMORY),
+    description="Compare one platform's load with the platform's own account-level totals.",
+)
+def reconcile_days(context: dg.OpExecutionContext, tally: TallyResource, written: WrittenDays) -> None:
+    """Evaluate the platform's reconciliation check (orchestration/checks.py) for the days just written. A gap is
+    a WARN on the raw asset's Checks tab and ``reconciled: false`` in freshness; the load itself stands."""
+    evaluation = reconciliation_evaluation(tally, written)
+    if evaluation is not None:
+        context.log_event(evaluation)
+
+
+@dg.op(
+    out=dg.Out(dg.Nothing, io_manager_key=IN_MEMORY),
     pool=warehouse_pool(),
     description="Rebuild and publish the client's marts, then record the request's outcome.",
 )
@@ -162,6 +176,7 @@ def client_refresh_job() -> None:
     platforms, client = plan_refresh()
     written = platforms.map(lambda planned: write_days(fetch_days(planned)))
     written.map(record_days)
+    written.map(reconcile_days)
     refresh_client_marts(client, written.collect())
 
 

@@ -7,6 +7,7 @@ import dagster as dg
 from orchestration.assets.insights import weekly_insight_asset
 from orchestration.assets.marts import marts
 from orchestration.assets.raw import raw_assets
+from orchestration.checks import reconciliation_checks
 from orchestration.client_refresh import IN_MEMORY, client_refresh_job
 from orchestration.resources import LanguageModelResource, TallyResource
 from orchestration.schedules import (
@@ -19,6 +20,7 @@ from orchestration.sensors import client_marts_job, run_requests_sensor
 
 defs = dg.Definitions(
     assets=[*raw_assets, marts, weekly_insight_asset],
+    asset_checks=reconciliation_checks,
     sensors=[run_requests_sensor],
     jobs=[client_refresh_job, client_marts_job, daily_refresh_job, weekly_insight_job],
     schedules=[daily_refresh_schedule, weekly_insight_schedule],

@@ -22,6 +22,10 @@ connections = sa.Table(
     sa.Column("last_sync_error", sa.Text, nullable=True),
     # The last local day a successful load covered (never moved back by a load of older days); null until one.
     sa.Column("loaded_through", sa.Date, nullable=True),
+    # How the last reconciled load compared with the platform's account-level totals (migration 0010): null
+    # until one was reconciled; the largest gap per metric as {metric_key, loaded, platform, gap, gap_pct}.
+    sa.Column("reconciled", sa.Boolean, nullable=True),
+    sa.Column("reconciliation_gap", sa.JSON, nullable=True),
     sa.Column("store_url", sa.String(255), nullable=True),
     sa.Column("account_id", sa.String(255), nullable=True),
     sa.Column("display_name", sa.String(255), nullable=True),

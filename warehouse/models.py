@@ -54,6 +54,12 @@ class ModelRun:
 
 # In dependency order: metric_daily reads campaign_daily.
 MART_MODELS = ["campaign_daily", "metric_daily"]
+# Tables loads append to rather than models rebuild: the revision log (served beside the marts) and the captures
+# it is computed from (sql/revisions/), each created by its own DDL file.
+LOG_TABLES = {
+    ("marts", "revision_log"): "create_revision_log.sql",
+    ("revisions", "day_values"): "create_day_values.sql",
+}
 # Mart rows are stored in this order: DuckDB's zone maps then skip the other companies, and PostgreSQL indexes it.
 MART_ORDER = "company_id, date"
 # The sql package sits beside this one, in a checkout and when installed.
@@ -166,7 +172,8 @@ def outdated_models(warehouse: Warehouse, loaded: set[tuple[str, str]]) -> tuple
         )
     ]
     tables = [name for name in MART_MODELS if ("marts", name) not in relations]
-    return (views, tables) if views or tables else None
+    logs_missing = any(table not in relations for table in LOG_TABLES)
+    return (views, tables) if views or tables or logs_missing else None
 
 
 def refresh_company(warehouse: Warehouse, company_id: str) -> int:
@@ -202,9 +209,12 @@ def empty_sql(model: StagingModel) -> str:
 
 
 def create_schemas(warehouse: Warehouse) -> None:
-    """The schemas the models write to."""
+    """The schemas the models write to, and the log tables loads append to."""
     execute(warehouse, "create schema if not exists staging")
     execute(warehouse, "create schema if not exists marts")
+    execute(warehouse, "create schema if not exists revisions")
+    for ddl in LOG_TABLES.values():
+        execute(warehouse, model_sql("revisions", ddl))
 
 
 def lock_models(warehouse: Warehouse, exclusive: bool) -> None:
@@ -265,7 +275,7 @@ def existing_relations(warehouse: Warehouse) -> dict[tuple[str, str], str | None
         "from information_schema.tables as tables\n"
         "left join information_schema.views as views\n"
         "    on views.table_schema = tables.table_schema and views.table_name = tables.table_name\n"
-        "where tables.table_schema in ('staging', 'marts')",
+        "where tables.table_schema in ('staging', 'marts', 'revisions')",
     )
     return {(schema, name): definition for schema, name, definition in rows}
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from warehouse import goals as goal_store
 from warehouse.app_tables import ACTIVE_STATUSES, connections
+from warehouse.freshness import PlatformFreshness, company_freshness, settled_parameters
 from warehouse.serving import Marts, MartSession
 from warehouse.tracking import tracking_status
 
@@ -144,20 +145,29 @@ class PeriodMetrics:
     goals: dict[str, float]
     warnings: list[str]
     data_through: date | None
+    freshness: list[PlatformFreshness]
 
 
 def period_metrics(
-    marts: Marts, db: sa.Connection, company_id: str, query: PeriodQuery, platform_kinds: Mapping[str, str]
+    marts: Marts,
+    db: sa.Connection,
+    company_id: str,
+    query: PeriodQuery,
+    platform_kinds: Mapping[str, str],
+    lookbacks: Mapping[str, int] | None = None,
 ) -> PeriodMetrics:
     """One company's metrics for a period (``results_metrics.sql``) with the goals set for that kind of period.
 
     Goals are paced against the days the period has data for: through the last day the metric's platforms
     (``platform_kinds`` maps each platform to its registry kind) have loaded, not through ``period_end``,
-    which defaults to today while loads stop at yesterday.
+    which defaults to today while loads stop at yesterday. ``lookbacks`` (days per platform) tells which days
+    are still maturing; without it none is counted as maturing.
     """
+    freshness = company_freshness(db, company_id, lookbacks or {})
+    settled = settled_parameters(freshness, platform_kinds, list(platform_kinds))
     with marts.session(company_id) as session:
         period = load_period(session, query)
-        rows = session.rows("results_metrics", company_id=company_id, **period.bounds)
+        rows = session.rows("results_metrics", company_id=company_id, **period.bounds, **settled)
     goals = {goal.metric_key: goal.target for goal in goal_store.list_goals(db, company_id, query.period_type)}
     loaded = loaded_days(db, company_id, platform_kinds)
     metrics = []
@@ -180,8 +190,9 @@ def period_metrics(
                 "target": target,
                 "tracking_status": status,
                 "data_through": data_through,
+                "maturing_days": row["maturing_days"],
             }
         )
         if row["currencies"] and not row["is_ratio"]:
             warnings.append(currency_warning(key, row["currencies"]))
-    return PeriodMetrics(period, metrics, goals, warnings, data_through=loaded.data_through(period))
+    return PeriodMetrics(period, metrics, goals, warnings, loaded.data_through(period), freshness)

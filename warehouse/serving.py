@@ -33,6 +33,7 @@ import sqlalchemy as sa
 
 from tally.settings import Settings
 from warehouse.models import (
+    LOG_TABLES,
     MART_MODELS,
     duckdb_parameters,
     model_sql,
@@ -49,8 +50,10 @@ KEEP_PREVIOUS = 1
 # Rows are written in date order, so small row groups let a period's query skip the other months' groups by their
 # min/max dates; LZ4 decodes several times faster than zstd for a few percent more disk.
 PARQUET_OPTIONS = "format parquet, compression lz4, row_group_size 4096"
+# What is published per company: the marts, and the log tables of the marts schema (the revision log).
+SERVED_TABLES = [*MART_MODELS, *(name for schema, name in LOG_TABLES if schema == "marts")]
 # A rollup names a mart as a table in its from clauses; the serving reader binds each to the company's source.
-MART_REFERENCE = re.compile(rf"\bfrom ({'|'.join(MART_MODELS)})\b")
+MART_REFERENCE = re.compile(rf"\bfrom ({'|'.join(SERVED_TABLES)})\b")
 
 
 @cache
@@ -80,6 +83,17 @@ class PublishReport:
     version: str
 
 
+def served_tables(warehouse: duckdb.DuckDBPyConnection) -> list[str]:
+    """The marts to publish: every mart, and the log tables the warehouse has (loads create the revision log)."""
+    present = {
+        name
+        for (name,) in warehouse.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+    }
+    return [name for name in SERVED_TABLES if name in MART_MODELS or name in present]
+
+
 def fingerprints(warehouse: duckdb.DuckDBPyConnection, companies: Collection[str] | None = None) -> dict[str, str]:
     """Each company with mart rows (of ``companies``, or all), and a fingerprint of its rows and how they are written.
 
@@ -88,7 +102,7 @@ def fingerprints(warehouse: duckdb.DuckDBPyConnection, companies: Collection[str
     them takes 6-7 s. A named company is read alone, so its rows' zone maps skip every other company.
     """
     parts: dict[str, list[str]] = {}
-    for mart in MART_MODELS:
+    for mart in served_tables(warehouse):
         columns = [column[0] for column in warehouse.execute(f"select * from marts.{mart} limit 0").description]
         for scope in [None] if companies is None else sorted(companies):
             for company, rows, hashed in warehouse.execute(
@@ -147,7 +161,7 @@ def publish_company(
     """Write one company's marts and fingerprint into a hidden folder, rename it to its version, flip ``CURRENT``."""
     writing = company_dir / f".{version}"
     writing.mkdir(parents=True, exist_ok=True)
-    for mart in MART_MODELS:
+    for mart in served_tables(warehouse):
         warehouse.execute(
             f"copy (select * from marts.{mart} where company_id = $company order by date) "
             f"to {sql_string(writing / f'{mart}.parquet')} ({PARQUET_OPTIONS})",
@@ -317,6 +331,15 @@ class DuckDBSession(RollupSession):
         return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
 
 
+def published_source(version_dir: Path | None, mart: str) -> str:
+    """How a rollup reads one mart of a company: its published file, or the mart's empty stand-in when nothing
+    is published (or the version predates that mart: published before the revision log existed)."""
+    parquet = version_dir / f"{mart}.parquet" if version_dir else None
+    if parquet is not None and (mart in MART_MODELS or parquet.exists()):
+        return f"read_parquet({sql_string(parquet)})"
+    return f"({model_sql('marts', 'empty', f'{mart}.sql')})"
+
+
 class ParquetMarts:
     """Marts from the published Parquet files, through one in-memory DuckDB and a cursor per session.
 
@@ -338,12 +361,7 @@ class ParquetMarts:
             cursor = self.database.cursor()
         try:
             version_dir = current_version(self.serving_dir / company_id)
-            sources = {
-                mart: f"read_parquet({sql_string(version_dir / f'{mart}.parquet')})"
-                if version_dir
-                else f"({model_sql('marts', 'empty', f'{mart}.sql')})"
-                for mart in MART_MODELS
-            }
+            sources = {mart: published_source(version_dir, mart) for mart in SERVED_TABLES}
             yield DuckDBSession(cursor, sources, self.caches, str(version_dir) if version_dir else None)
         finally:
             cursor.close()

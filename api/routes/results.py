@@ -4,7 +4,7 @@ daily spend. The maths is in ``sql/rollups/``; this module binds parameters and 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -12,9 +12,19 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import AUTH_ERRORS, Db, ViewCompany
-from api.results import PLATFORM_KINDS, SORT_DIRECTIONS, MartsDep, PeriodDep, PlatformDep, enum, one_of
+from api.results import (
+    PLATFORM_KINDS,
+    SORT_DIRECTIONS,
+    LookbacksDep,
+    MartsDep,
+    PeriodDep,
+    PlatformDep,
+    enum,
+    one_of,
+)
 from warehouse import insights as insight_store
 from warehouse import run_requests as outbox
+from warehouse.freshness import company_freshness, settled_parameters
 from warehouse.query_values import SORT_COLUMNS
 from warehouse.results import currency_warning, load_period, period_metrics
 
@@ -26,6 +36,42 @@ class PeriodOut(BaseModel):
     type: Literal["week", "month", "quarter", "year"]
     start: date
     end: date
+
+
+class GapOut(BaseModel):
+    metric_key: str
+    loaded: float = Field(description="The sum of the rows Tally loaded for the days")
+    platform: float = Field(description="The platform's own account-level total for the same days")
+    gap: float = Field(description="loaded - platform")
+    gap_pct: float | None = Field(description="The gap in % of the platform's total; null when that is 0")
+
+
+class FreshnessOut(BaseModel):
+    platform: str
+    loaded_through: date | None = Field(description="The last local day (account time zone) a load covered")
+    last_loaded_at: datetime | None = Field(description="When the last successful load finished (UTC)")
+    settled_through: date | None = Field(
+        description="The last day outside the platform's restatement window (loaded_through minus the days a "
+        "sync re-pulls: Meta 28, Google Ads 30, TikTok 28, Shopify 7, GA4 3 by default). Later days are "
+        "maturing: the platform may still restate them, and the next sync picks that up"
+    )
+    status: Literal["succeeded", "failed", "never"] = Field(
+        description="The last load: succeeded, failed (error says why; the figures keep what loaded before), "
+        "or never (nothing of this platform is in the figures yet)"
+    )
+    error: str | None = Field(description="Why the last load or connection test failed; null otherwise")
+    reconciled: bool | None = Field(
+        description="Whether the last load's rows add up to the platform's own account-level totals for the same "
+        "days (within 0.5% or one minor currency unit): false when a metric is further off, null when no load "
+        "has been reconciled yet or the platform could not be asked"
+    )
+    largest_gap: GapOut | None = Field(description="The metric furthest from the platform's own total, if any")
+
+
+FRESHNESS_DESCRIPTION = (
+    "One entry per connected platform: how current its data is and whether its last load succeeded, so a "
+    "platform that failed or never loaded is visible rather than silently missing from totals"
+)
 
 
 class MetricOut(BaseModel):
@@ -44,6 +90,11 @@ class MetricOut(BaseModel):
         description="The last day of the period that every connected platform this metric comes from has loaded "
         "(loads stop at yesterday in the account's time zone); goals are paced through it. Null when none of "
         "them has recorded a load: then they are paced through the period's end"
+    )
+    maturing_days: int = Field(
+        description="Days of data_points that are maturing: after settled_through of a connected platform this "
+        "metric comes from, so a platform may still restate them (late conversions, refunds, processing) and "
+        "the value may still change. 0 means every day of the value is settled"
     )
 
 
@@ -66,6 +117,7 @@ class ResultsOut(BaseModel):
         "complete through it (the earliest of the metrics' data_through); before the period's start when none "
         "of it is loaded yet, null when no connected platform has recorded a load"
     )
+    freshness: list[FreshnessOut] = Field(description=FRESHNESS_DESCRIPTION)
 
 
 class Totals(BaseModel):
@@ -103,12 +155,17 @@ class CampaignsOut(BaseModel):
     campaigns: list[CampaignOut]
     totals: Totals
     warnings: list[str]
+    freshness: list[FreshnessOut] = Field(description=FRESHNESS_DESCRIPTION)
 
 
 class DaySpend(BaseModel):
     date: date
     spend: float
     platform: str = Field(description="The platform of the campaign this point belongs to")
+    maturing: bool = Field(
+        description="Whether the day is inside its platform's restatement window (after that platform's "
+        "settled_through in freshness): its spend may still change when the platform restates it"
+    )
 
 
 class DailyOut(BaseModel):
@@ -117,12 +174,15 @@ class DailyOut(BaseModel):
         "platforms' campaigns may share one key: each point names its platform, and a key's points are ordered "
         "by platform, then date (one full series per platform). Filter with ?platform= for one platform's series"
     )
+    freshness: list[FreshnessOut] = Field(description=FRESHNESS_DESCRIPTION)
 
 
 @router.get("", response_model=ResultsOut, responses={**AUTH_ERRORS, **BAD_QUERY})
-def results(company_id: ViewCompany, query: PeriodDep, marts: MartsDep, db: Db) -> dict[str, Any]:
-    """Metric totals for the period, each with its prior-period value, change and goal tracking."""
-    figures = period_metrics(marts, db, company_id, query, PLATFORM_KINDS)
+def results(
+    company_id: ViewCompany, query: PeriodDep, marts: MartsDep, db: Db, lookbacks: LookbacksDep
+) -> dict[str, Any]:
+    """Metric totals for the period, each with its prior-period value, change, goal tracking and maturing days."""
+    figures = period_metrics(marts, db, company_id, query, PLATFORM_KINDS, lookbacks)
     return {
         "period": figures.period.current(),
         "prior_period": figures.period.prior(),
@@ -131,6 +191,7 @@ def results(company_id: ViewCompany, query: PeriodDep, marts: MartsDep, db: Db) 
         "connected_platforms": outbox.connected_platforms(db, company_id),
         "warnings": figures.warnings,
         "data_through": figures.data_through,
+        "freshness": [entry.as_dict() for entry in figures.freshness],
     }
 
 
@@ -140,6 +201,8 @@ def campaigns(
     query: PeriodDep,
     platform: PlatformDep,
     marts: MartsDep,
+    db: Db,
+    lookbacks: LookbacksDep,
     sort_by: Annotated[str, Query(description="The column to sort by", json_schema_extra=enum(SORT_COLUMNS))] = "spend",
     sort_dir: Annotated[str, Query(description="asc or desc", json_schema_extra=enum(SORT_DIRECTIONS))] = "desc",
 ) -> dict[str, Any]:
@@ -153,23 +216,37 @@ def campaigns(
         )
     *campaign_rows, totals = rows
     warnings = [currency_warning("Spend", totals["currencies"])] if totals["currencies"] else []
-    return {"period": period.current(), "campaigns": campaign_rows, "totals": totals, "warnings": warnings}
+    freshness = [entry.as_dict() for entry in company_freshness(db, company_id, lookbacks, platform)]
+    return {
+        "period": period.current(),
+        "campaigns": campaign_rows,
+        "totals": totals,
+        "warnings": warnings,
+        "freshness": freshness,
+    }
 
 
 @router.get("/campaigns/daily", response_model=DailyOut, responses={**AUTH_ERRORS, **BAD_QUERY})
-def campaigns_daily(company_id: ViewCompany, query: PeriodDep, platform: PlatformDep, marts: MartsDep) -> Response:
+def campaigns_daily(
+    company_id: ViewCompany, query: PeriodDep, platform: PlatformDep, marts: MartsDep, db: Db, lookbacks: LookbacksDep
+) -> Response:
     """Every campaign's spend on every day of the period (zero where it spent nothing), for sparklines; a series
     per platform and campaign, never two platforms' campaigns of the same id added together.
 
     A quarter of 100 campaigns is 9,000 points: the rows are written as JSON by orjson straight from the rollup's
     typed columns (a date and a double per point), which the response model documents, instead of being
-    validated point by point on the way out.
+    validated point by point on the way out. A point is maturing after its platform's ``settled_through``.
     """
+    freshness = company_freshness(db, company_id, lookbacks, platform)
+    settled = settled_parameters(freshness, PLATFORM_KINDS, list(PLATFORM_KINDS))
     with marts.session(company_id) as session:
         period = load_period(session, query)
-        rows = session.rows("campaign_daily_spend", company_id=company_id, platform=platform, **period.bounds)
+        rows = session.rows(
+            "campaign_daily_spend", company_id=company_id, platform=platform, **period.bounds, **settled
+        )
     daily: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        point = {"date": row["date"], "spend": row["spend"], "platform": row["platform"]}
+        point = {"date": row["date"], "spend": row["spend"], "platform": row["platform"], "maturing": row["maturing"]}
         daily.setdefault(row["campaign_id"], []).append(point)
-    return Response(orjson.dumps({"daily": daily}), media_type="application/json")
+    body = {"daily": daily, "freshness": [entry.as_dict() for entry in freshness]}
+    return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")

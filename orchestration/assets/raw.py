@@ -31,6 +31,7 @@ from pipelines.loading import platform_pipeline
 from pipelines.registry import PLATFORMS, get_platform
 from tally.errors import PlatformAuthError, PlatformError
 from warehouse import connections as store
+from warehouse.revisions import LoadRevisions, revision_capture
 
 WAREHOUSE_POOL = "warehouse_writer"
 # A long backfill is fetched this many days at a time, so its progress moves as it goes.
@@ -136,6 +137,7 @@ class WrittenDays:
 
     fetched: FetchedDays
     duration_s: float
+    changes: LoadRevisions = LoadRevisions(0)
 
     def metadata_by_table(self) -> dict[str, dict[str, Any]]:
         fetched = self.fetched
@@ -146,6 +148,7 @@ class WrittenDays:
             "account_id": fetched.account_id,
             "fetch_duration_s": fetched.duration_s,
             "write_duration_s": self.duration_s,
+            "revisions": self.changes.revisions,
         }
         return {table: {"rows": fetched.row_counts.get(table, 0), **common} for table in RAW_TABLES[fetched.platform]}
 
@@ -217,19 +220,26 @@ def write_platform(context: dg.OpExecutionContext, tally: TallyResource, fetched
         return WrittenDays(fetched, 0.0)
     started = time.monotonic()
     spec = get_platform(fetched.platform)
+    span = fetched.span
     working_dir = Path(fetched.working_dir)
-    pipeline = platform_pipeline(fetched.platform, fetched.span.company_id, tally.settings, working_dir=working_dir)
+    pipeline = platform_pipeline(fetched.platform, span.company_id, tally.settings, working_dir=working_dir)
     try:
-        info = pipeline.load()
-        _remove_stale_rows(pipeline, fetched.platform, fetched.span, info.loads_ids)
+        # The client's rows of these days are captured before the load replaces them and compared after it
+        # (sql/revisions/), in this step, so the revision log sees exactly what this load changed.
+        with revision_capture(tally.settings, span.company_id, fetched.platform, span.start, span.end) as capture:
+            info = pipeline.load()
+            _remove_stale_rows(pipeline, fetched.platform, span, info.loads_ids)
+            changes = capture.after()
     except PipelineStepFailed as exc:
         _fail(tally, spec.display_name, fetched.connection_id, exc)
     finally:
         shutil.rmtree(working_dir / pipeline.pipeline_name, ignore_errors=True)
         _remove_if_empty(working_dir)
+    if changes.revisions:
+        context.log.info(f"{fetched.platform}: the re-pull revised {changes.revisions} numbers of {span.company_id}")
     with tally.app_engine().begin() as db:
-        store.record_sync(db, fetched.connection_id, None, loaded_through=fetched.span.end)
-    return WrittenDays(fetched, round(time.monotonic() - started, 2))
+        store.record_sync(db, fetched.connection_id, None, loaded_through=span.end)
+    return WrittenDays(fetched, round(time.monotonic() - started, 2), changes)
 
 
 def day_chunks(span: ClientDays, days: int) -> list[ClientDays]:

@@ -11,7 +11,7 @@ from datetime import date
 from fastapi import APIRouter, FastAPI, Request
 
 from pipelines.emulator import ga4, google_ads, google_oauth, meta_ads, shopify, tiktok_ads
-from pipelines.emulator.faults import EmulatorState, FaultPlan
+from pipelines.emulator.faults import EmulatorState, FaultPlan, Restatement
 
 control = APIRouter(prefix="/_emulator", tags=["emulator control"])
 
@@ -26,6 +26,14 @@ def set_faults(platform: str, account_id: str, plan: FaultPlan, request: Request
     """Switch faults on for one platform account (replaces its earlier plan)."""
     emulator_state(request).faults[(platform, account_id)] = plan
     return plan
+
+
+@control.put("/restatements/{platform}/{account_id}")
+def restate_day(platform: str, account_id: str, restatement: Restatement, request: Request) -> Restatement:
+    """Restate one campaign's past day of a platform account: later pulls see the new numbers (as the real
+    platforms restate days inside their attribution windows). ``/reset`` forgets every restatement."""
+    emulator_state(request).restate(platform, account_id, restatement)
+    return restatement
 
 
 @control.delete("/faults")
@@ -50,7 +58,7 @@ def set_today(today: date, request: Request) -> dict[str, str]:
 
 @control.post("/reset")
 def reset(request: Request) -> dict[str, bool]:
-    """Forget faults, counters and the fixed clock."""
+    """Forget faults, restatements, counters and the fixed clock."""
     request.app.state.emulator = EmulatorState()
     return {"ok": True}
 

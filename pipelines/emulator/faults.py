@@ -8,14 +8,18 @@ does (token, then throttling, then server faults), and ``EmulatorState.answer`` 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from fastapi import Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipelines.emulator.synthetic import DayMetrics
 
 LATE_ATTRIBUTION_DAYS = 28
 
@@ -48,6 +52,37 @@ class FaultPlan(BaseModel):
     no_delivery: bool = Field(
         default=False, description="Reports answer with no rows, as after a platform restated every day to nothing."
     )
+    account_level_gap_pct: float = Field(
+        default=0.0,
+        ge=-50,
+        le=50,
+        description="Account-level totals disagree with the campaign rows by this percentage (every metric).",
+    )
+
+
+class Restatement(BaseModel):
+    """A platform restating one campaign's past day, as the real ones do inside their attribution windows: from
+    now on the day is served with these numbers (a metric left out keeps its own)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    campaign_id: str
+    date: date
+    spend: Decimal | None = Field(default=None, ge=0, description="The day's new spend, in major units.")
+    conversions: int | None = Field(default=None, ge=0, description="The day's new conversion count.")
+    conversion_value: Decimal | None = Field(default=None, ge=0, description="The day's new conversion value.")
+
+    def key(self) -> tuple[str, date]:
+        return (self.campaign_id, self.date)
+
+    def applied(self, metrics: DayMetrics) -> DayMetrics:
+        """The day's metrics with this restatement's numbers in place of the original ones."""
+        return dataclasses.replace(
+            metrics,
+            spend=metrics.spend if self.spend is None else self.spend,
+            conversions=metrics.conversions if self.conversions is None else self.conversions,
+            conversion_value=metrics.conversion_value if self.conversion_value is None else self.conversion_value,
+        )
 
 
 @dataclass
@@ -57,6 +92,7 @@ class EmulatorState:
     faults: dict[tuple[str, str], FaultPlan] = field(default_factory=dict)
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     metric_calls: Counter[tuple[str, str]] = field(default_factory=Counter)
+    restatements: dict[tuple[str, str], dict[tuple[str, date], Restatement]] = field(default_factory=dict)
     today: date | None = None
 
     def plan(self, platform: str, account_id: str) -> FaultPlan:
@@ -108,6 +144,25 @@ class EmulatorState:
     def delivers(self, platform: str, account_id: str) -> bool:
         """Whether the account's reports hold rows (False once a test restated everything to nothing)."""
         return not self.plan(platform, account_id).no_delivery
+
+    def restate(self, platform: str, account_id: str, restatement: Restatement) -> None:
+        """Serve a campaign's day with new numbers from now on (replacing an earlier restatement of that day)."""
+        self.restatements.setdefault((platform, account_id), {})[restatement.key()] = restatement
+
+    def restated(self, platform: str, account_id: str, campaign_id: str, day: date, metrics: DayMetrics) -> DayMetrics:
+        """A campaign-day's metrics as the platform serves them now: restated, if a test restated that day."""
+        restatement = self.restatements.get((platform, account_id), {}).get((campaign_id, day))
+        return restatement.applied(metrics) if restatement else metrics
+
+    def restated_days(self, platform: str, account_id: str) -> tuple[Restatement, ...]:
+        """Every restatement of an account, in a stable order (a cache key for the emulators that cache rows)."""
+        return tuple(sorted(self.restatements.get((platform, account_id), {}).values(), key=Restatement.key))
+
+    def account_level(self, platform: str, account_id: str, value: Decimal) -> Decimal:
+        """An account-level total as the platform reports it: the campaign rows' sum, unless a test asked for
+        the two to disagree (``account_level_gap_pct``)."""
+        gap = Decimal(str(self.plan(platform, account_id).account_level_gap_pct))
+        return value * (1 + gap / 100) if gap else value
 
     def count_metrics_call(self, platform: str, account_id: str) -> int:
         """Count a metrics request; returns how many came before it (drives late attribution)."""

@@ -327,6 +327,18 @@ def report_rows(traffic: list[Traffic], dimensions: list[str], metrics: list[str
     ]
 
 
+def property_level(state: EmulatorState, property_id: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A row of a report without campaigns: the property's own totals, which add up to the campaign rows unless a
+    test told the property level to disagree (each value moved by ``account_level_gap_pct``)."""
+    if not state.plan(PLATFORM, property_id).account_level_gap_pct:
+        return row
+    values = [
+        {"value": f"{state.account_level(PLATFORM, property_id, Decimal(cell['value'])).normalize():f}"}
+        for cell in row["metricValues"]
+    ]
+    return {**row, "metricValues": values}
+
+
 def report_page(state: EmulatorState, property_id: str, body: Any) -> dict[str, Any]:
     """One page of the report a body asks for, with late key events when that fault is on."""
     report = parse_report(body, state.current_date())
@@ -337,6 +349,8 @@ def report_page(state: EmulatorState, property_id: str, body: Any) -> dict[str, 
         for row in traffic_on(property_id, day, state.late_conversions(PLATFORM, property_id, day, calls_before))
     ]
     rows = report_rows(traffic, report.dimensions, report.metrics) if state.delivers(PLATFORM, property_id) else []
+    if "sessionCampaignName" not in report.dimensions:
+        rows = [property_level(state, property_id, row) for row in rows]
     size = state.page_size(PLATFORM, property_id, report.limit)
     page = rows[report.offset : report.offset + min(size, report.limit)]
     account = property_account(property_id)

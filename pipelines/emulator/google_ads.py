@@ -42,7 +42,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from pipelines.emulator import synthetic
-from pipelines.emulator.faults import EmulatorState
+from pipelines.emulator.faults import EmulatorState, Restatement
 
 PLATFORM = "google_ads"
 PAGE_ROWS = 10_000
@@ -80,7 +80,9 @@ CAMPAIGN_FIELDS = {
     "segments.date",
     *METRIC_FIELDS,
 }
-FIELDS = {"customer": CUSTOMER_FIELDS, "campaign": CAMPAIGN_FIELDS}
+# FROM customer with metrics is the account's own totals over the range (or per day with segments.date).
+INT64_METRICS = {"metrics.cost_micros", "metrics.impressions", "metrics.clicks"}
+FIELDS = {"customer": {*CUSTOMER_FIELDS, *METRIC_FIELDS, "segments.date"}, "campaign": CAMPAIGN_FIELDS}
 
 router = APIRouter(tags=["google_ads"])
 
@@ -198,7 +200,7 @@ def parse_query(text: Any) -> Query:
     if ("segments.date" in fields or query.metrics) and days is None:
         message = "Error in query: segments.date must be filtered with BETWEEN two dates."
         raise invalid_argument("queryError", "EXPECTED_FILTERS_ON_DATE_RANGE", message)
-    if query.metrics and "segments.date" not in fields:
+    if query.metrics and "segments.date" not in fields and resource == "campaign":
         raise invalid_argument("queryError", "QUERY_ERROR", "The emulator serves metrics by segments.date only.")
     return query
 
@@ -275,22 +277,29 @@ def campaigns(customer_id: str) -> tuple[synthetic.Campaign, ...]:
 
 
 @lru_cache(maxsize=64)
-def result_rows(customer_id: str, query: Query, late: tuple[int, ...]) -> tuple[dict[str, Any], ...]:
+def result_rows(
+    customer_id: str,
+    query: Query,
+    late: tuple[int, ...],
+    restated: tuple[Restatement, ...] = (),
+    account_gap_pct: float = 0.0,
+) -> tuple[dict[str, Any], ...]:
     """Every row the query returns, rendered; segmented rows whose selected metrics are all zero left out.
 
-    ``late`` holds the conversions each day of the range has gained since (empty when none have).
+    ``late`` holds the conversions each day of the range has gained since (empty when none have); ``restated``
+    the campaign-days a test restated (part of the cache key, so a restatement is seen at once).
     """
-    if query.resource == "customer":
+    restatements = {restatement.key(): restatement for restatement in restated}
+    if query.resource == "customer" and query.metrics and query.days:
+        rows = customer_metric_rows(customer_id, query, late, restatements, account_gap_pct)
+    elif query.resource == "customer":
         rows = [render(customer_values(customer_id), query.fields)]
     elif query.days is None:
         rows = [render(campaign_values(customer_id, one), query.fields) for one in campaigns(customer_id)]
     else:
         rows = []
         for index, day in enumerate(synthetic.days(*query.days)):
-            for campaign in campaigns(customer_id):
-                metrics = synthetic.campaign_day(PLATFORM, customer_id, campaign, day)
-                if metrics is None:
-                    continue
+            for campaign, metrics in served_days(customer_id, day, restatements):
                 values = {
                     **campaign_values(customer_id, campaign),
                     **metric_values(metrics, late[index] if late else 0),
@@ -299,6 +308,49 @@ def result_rows(customer_id: str, query: Query, late: tuple[int, ...]) -> tuple[
                 if any(values[name] for name in query.metrics):
                     rows.append(render(values, query.fields))
     return tuple(rows[: query.limit] if query.limit is not None else rows)
+
+
+def served_days(
+    customer_id: str, day: date, restatements: dict[tuple[str, date], Restatement]
+) -> list[tuple[synthetic.Campaign, synthetic.DayMetrics]]:
+    """Each campaign's metrics of one day as the customer's reports serve them: restated where a test said so."""
+    served = []
+    for campaign in campaigns(customer_id):
+        metrics = synthetic.campaign_day(PLATFORM, customer_id, campaign, day)
+        if metrics is not None:
+            restatement = restatements.get((campaign.id, day))
+            served.append((campaign, restatement.applied(metrics) if restatement else metrics))
+    return served
+
+
+def customer_metric_rows(
+    customer_id: str,
+    query: Query,
+    late: tuple[int, ...],
+    restatements: dict[tuple[str, date], Restatement],
+    account_gap_pct: float,
+) -> list[dict[str, Any]]:
+    """The customer's own metrics: the sums of its campaign-days (restated and late ones included), one row per
+    day when ``segments.date`` is selected, else one for the range; ``account_gap_pct`` makes them disagree."""
+    assert query.days is not None
+    days = synthetic.days(*query.days)
+    per_day = "segments.date" in query.fields
+    spans = [[(index, day)] for index, day in enumerate(days)] if per_day else [list(enumerate(days))]
+    factor = 1 + account_gap_pct / 100
+    rows = []
+    for span in spans:
+        sums = dict.fromkeys(METRIC_FIELDS, 0.0)
+        for index, day in span:
+            for _, metrics in served_days(customer_id, day, restatements):
+                for name, value in metric_values(metrics, late[index] if late else 0).items():
+                    sums[name] += value
+        values: dict[str, Any] = {
+            name: round(total * factor) if name in INT64_METRICS else total * factor for name, total in sums.items()
+        }
+        values |= customer_values(customer_id) | {"segments.date": span[0][1].isoformat()}
+        if any(values[name] for name in query.metrics):
+            rows.append(render(values, query.fields))
+    return rows
 
 
 def page_token(query: Query, offset: int, calls_before: int) -> str:
@@ -377,7 +429,8 @@ def search_page(state: EmulatorState, customer_id: str, query: Query, offset: in
         state.late_conversions(PLATFORM, customer_id, day, calls_before)
         for day in (synthetic.days(*query.days) if query.metrics and query.days else [])
     )
-    rows = result_rows(customer_id, query, late)
+    gap = state.plan(PLATFORM, customer_id).account_level_gap_pct if query.resource == "customer" else 0.0
+    rows = result_rows(customer_id, query, late, state.restated_days(PLATFORM, customer_id), gap)
     size = state.page_size(PLATFORM, customer_id, PAGE_ROWS)
     payload: dict[str, Any] = {"results": list(rows[offset : offset + size])} if rows[offset:] else {}
     if offset + size < len(rows):

@@ -59,6 +59,18 @@ INSIGHT_FIELDS = tuple(
         "date_stop",
     ]
 )
+# The fields of a ``level=account`` row: the account's own totals (no campaign, no reach: people are not additive).
+ACCOUNT_INSIGHT_FIELDS = (
+    "account_id",
+    "account_currency",
+    "spend",
+    "impressions",
+    "clicks",
+    "actions",
+    "action_values",
+    "date_start",
+    "date_stop",
+)
 PURCHASE_ACTION_TYPES = ("offsite_conversion.fb_pixel_purchase", "omni_purchase", "purchase")
 PERMISSIONS = (("ads_read", "granted"), ("ads_management", "declined"), ("business_management", "granted"))
 LATE_ORDER_VALUE = Decimal("45.00")  # what each late-attributed purchase adds to the purchase value
@@ -305,14 +317,72 @@ def time_range(raw: str | None) -> tuple[date, date]:
 def insights_shape(params: Any) -> tuple[str, ...]:
     """The row fields of a daily campaign report, refusing any other kind of report."""
     if params.get("level") != "campaign":
-        raise GraphError("(#100) level: only campaign is emulated")
+        raise GraphError("(#100) level: only campaign and account are emulated")
     if params.get("time_increment") != "1":
         raise GraphError("(#100) time_increment: only 1 (daily rows) is emulated")
+    return report_fields(params, INSIGHT_FIELDS)
+
+
+def report_fields(params: Any, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The fields a report asks for, refusing one the level does not have; the dates always come."""
     fields = wanted_fields(params.get("fields"), always=())
     for name in fields:
-        if name not in INSIGHT_FIELDS:
-            raise GraphError(f"(#100) {name} is not valid for fields param. please check {', '.join(INSIGHT_FIELDS)}")
+        if name not in allowed:
+            raise GraphError(f"(#100) {name} is not valid for fields param. please check {', '.join(allowed)}")
     return tuple(dict.fromkeys([*fields, "date_start", "date_stop"]))
+
+
+def account_insights(request: Request, state: EmulatorState, account_id: str) -> dict[str, Any]:
+    """Insights at ``level=account``: the ad account's own totals, per day (``time_increment=1``) or for the
+    whole range (``all_days``, the default), the same sums the campaign rows add up to (restated days and late
+    purchases included), unless a test told the account level to disagree."""
+    params = request.query_params
+    fields = report_fields(params, ACCOUNT_INSIGHT_FIELDS)
+    first, last = time_range(params.get("time_range"))
+    increment = params.get("time_increment", "all_days")
+    if increment not in ("1", "all_days"):
+        raise GraphError("(#100) time_increment: only 1 and all_days are emulated")
+    calls_before = state.count_metrics_call(PLATFORM, account_id)
+    served = delivered(account_id, first, last) if state.delivers(PLATFORM, account_id) else ()
+    spans = [(day, day) for day in synthetic.days(first, last)] if increment == "1" else [(first, last)]
+    rows = []
+    for since, until in spans:
+        deliveries = [
+            (campaign, day, state.restated(PLATFORM, account_id, campaign.id, day, metrics))
+            for campaign, day, metrics in served
+            if since <= day <= until
+        ]
+        if deliveries:
+            row = account_row(state, account_id, deliveries, calls_before, (since, until))
+            rows.append(pick(row, fields, "AdsInsights"))
+    return {"data": rows}
+
+
+def account_row(
+    state: EmulatorState, account_id: str, deliveries: list[Delivery], calls_before: int, span: tuple[date, date]
+) -> dict[str, Any]:
+    """One account-level insights row: the campaign-days' sums as Meta writes them."""
+    late = [state.late_conversions(PLATFORM, account_id, day, calls_before) for _, day, _ in deliveries]
+    purchases = sum(metrics.conversions for _, _, metrics in deliveries) + sum(late)
+    value = sum((m.conversion_value for _, _, m in deliveries), Decimal(0)) + sum(late) * LATE_ORDER_VALUE
+
+    def reported(total: Decimal) -> Decimal:
+        return state.account_level(PLATFORM, account_id, total)
+
+    spend = reported(sum((metrics.spend for _, _, metrics in deliveries), Decimal(0)))
+    counted = [(kind, str(round(reported(Decimal(purchases))))) for kind in PURCHASE_ACTION_TYPES] if purchases else []
+    valued = [(kind, f"{reported(value):.2f}") for kind in PURCHASE_ACTION_TYPES] if purchases and value else []
+    return {
+        "account_id": account_id,
+        "account_currency": synthetic.account(PLATFORM, account_id).currency,
+        "spend": f"{spend:.2f}",
+        "impressions": str(round(reported(Decimal(sum(m.impressions for _, _, m in deliveries))))),
+        "clicks": str(round(reported(Decimal(sum(m.clicks for _, _, m in deliveries))))),
+        "actions": actions(counted) if counted else None,
+        "action_values": actions(valued) if valued else None,
+        "date_start": span[0].isoformat(),
+        "date_stop": span[1].isoformat(),
+    }
 
 
 def insights_page(request: Request, state: EmulatorState, account_id: str) -> dict[str, Any]:
@@ -330,16 +400,21 @@ def insights_page(request: Request, state: EmulatorState, account_id: str) -> di
         calls_before = max(0, state.metric_calls[(PLATFORM, account_id)] - 1)
     served = delivered(account_id, first, last) if state.delivers(PLATFORM, account_id) else ()
     rows = []
-    for delivery in served[offset : offset + size]:
-        late = state.late_conversions(PLATFORM, account_id, delivery[1], calls_before)
+    for campaign, day, metrics in served[offset : offset + size]:
+        late = state.late_conversions(PLATFORM, account_id, day, calls_before)
+        delivery = (campaign, day, state.restated(PLATFORM, account_id, campaign.id, day, metrics))
         rows.append(pick(insights_row(account_id, delivery, late), fields, "AdsInsights"))
     return paged(request, rows, offset, len(served))
 
 
 @router.get("/act_{account_id}/insights")
 async def insights(request: Request, version: str, account_id: str) -> Response:
-    """Daily campaign insights: one row per campaign-day with delivery, the fields asked for, page by page."""
-    response = await respond(request, account_id, lambda state: insights_page(request, state, account_id))
+    """Daily campaign insights (one row per campaign-day with delivery, the fields asked for, page by page), or
+    the account's own totals at ``level=account``."""
+    if request.query_params.get("level") == "account":
+        response = await respond(request, account_id, lambda state: account_insights(request, state, account_id))
+    else:
+        response = await respond(request, account_id, lambda state: insights_page(request, state, account_id))
     response.headers["x-fb-ads-insights-throttle"] = json.dumps({"app_id_util_pct": 0, "acc_id_util_pct": 1})
     return response
 

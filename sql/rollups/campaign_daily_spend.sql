@@ -1,7 +1,9 @@
 -- Daily spend of each of one company's campaigns over a period, for sparklines: GET /results/campaigns/daily.
--- Parameters: :company_id, :period_start, :period_end, :platform (null for all).
+-- Parameters: :company_id, :period_start, :period_end, :platform (null for all), and per ad platform
+-- :<platform>_settled_through, the last day outside its restatement window (null when it has not loaded).
 -- Grain: one row per campaign with delivery in the period and per day of the period, zero on days without
--- spend, ordered by campaign and date.
+-- spend, ordered by campaign and date. A day after its platform's settled day is maturing: a sync re-pulls it
+-- and the platform may still restate it.
 with delivery as (
     select
         platform,
@@ -35,7 +37,12 @@ final as (
         campaigns.platform,
         campaigns.campaign_id,
         calendar.date,
-        cast(coalesce(spend_per_day.spend, 0) as double precision) as spend
+        cast(coalesce(spend_per_day.spend, 0) as double precision) as spend,
+        coalesce(calendar.date > case campaigns.platform
+            when 'meta_ads' then cast(:meta_ads_settled_through as date)
+            when 'google_ads' then cast(:google_ads_settled_through as date)
+            when 'tiktok_ads' then cast(:tiktok_ads_settled_through as date)
+        end, false) as maturing
     from campaigns
     cross join calendar
     left join spend_per_day

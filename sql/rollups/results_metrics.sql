@@ -1,18 +1,28 @@
 -- One company's metrics over a period and its prior period: what GET /results shows.
--- Parameters: :company_id, :period_start, :period_end, :prior_start, :prior_end.
+-- Parameters: :company_id, :period_start, :period_end, :prior_start, :prior_end, and per kind of platform
+-- :ads_settled_through, :commerce_settled_through, :analytics_settled_through: the earliest last day outside
+-- the restatement window of that kind's connected platforms (null when none has loaded).
 -- Grain: one row per metric the company has data for in the period.
 -- Additive metrics are summed per period; avg_value is the sum per day with data. Ratios are derived from the
 -- period's sums, never averaged from daily ratios, and are their own average; a zero denominator gives null.
 -- Each ratio is one row of ratio_definitions: numerator and denominator sums joined by metric key, so a ratio
 -- exists only where both sums do. Amounts in several currencies are never added: such a metric gets null value
 -- and currency, and `currencies` names them so the route can warn.
+-- maturing_days counts the period's days with data after the settled day of the metric's kind: days a sync
+-- still re-pulls, whose numbers the platforms may still restate. A ratio matures with its denominator.
 with days as (
     select
         metric_key,
         date,
         value,
         currency,
-        date >= :period_start as in_period
+        date >= :period_start as in_period,
+        -- The settled day of the kind of platform the metric comes from, as sql/marts/metric_daily.sql builds them.
+        coalesce(date > case
+            when metric_key in ('revenue', 'orders') then cast(:commerce_settled_through as date)
+            when metric_key in ('sessions', 'key_events') then cast(:analytics_settled_through as date)
+            else cast(:ads_settled_through as date)
+        end, false) as is_maturing
     from metric_daily
     where
         company_id = :company_id
@@ -25,6 +35,7 @@ sums as (
         sum(case when in_period then value end) as value,
         sum(case when not in_period then value end) as prior_value,
         count(distinct case when in_period then date end) as data_points,
+        count(distinct case when in_period and is_maturing then date end) as maturing_days,
         count(distinct currency) as currency_count,
         min(currency) as currency,
         string_agg(distinct currency, ', ' order by currency) as currencies
@@ -38,6 +49,7 @@ additive as (
         cast(case when currency_count <= 1 then value end as double precision) as value,
         cast(case when currency_count <= 1 then prior_value end as double precision) as prior_value,
         data_points,
+        maturing_days,
         case when currency_count = 1 then currency end as currency,
         case when currency_count > 1 then currencies end as currencies
     from sums
@@ -59,6 +71,7 @@ ratios as (
         numerator.value / nullif(denominator.value, 0) * ratio.scale as value,
         numerator.prior_value / nullif(denominator.prior_value, 0) * ratio.scale as prior_value,
         denominator.data_points,
+        denominator.maturing_days,
         case when ratio.is_amount then numerator.currency end as currency,
         coalesce(numerator.currencies, denominator.currencies) as currencies
     from ratio_definitions as ratio
@@ -72,6 +85,7 @@ metrics as (
         value,
         value / nullif(data_points, 0) as avg_value,
         data_points,
+        maturing_days,
         currency,
         prior_value,
         currencies,
@@ -83,6 +97,7 @@ metrics as (
         value,
         value as avg_value,
         data_points,
+        maturing_days,
         currency,
         prior_value,
         currencies,
@@ -96,6 +111,7 @@ final as (
         value,
         avg_value,
         data_points,
+        maturing_days,
         currency,
         prior_value,
         (value - prior_value) / nullif(prior_value, 0) * 100 as delta_pct,

@@ -31,6 +31,7 @@ PERMISSIONS = {
     ("GET", "/api/clients/{companyId}/results"): "clients:view",
     ("GET", "/api/clients/{companyId}/results/campaigns"): "clients:view",
     ("GET", "/api/clients/{companyId}/results/campaigns/daily"): "clients:view",
+    ("GET", "/api/clients/{companyId}/results/revisions"): "clients:view",
     ("GET", "/api/clients/{companyId}/goals"): "clients:view",
     ("PUT", "/api/clients/{companyId}/goals"): "clients:update",
     ("POST", "/api/clients/{companyId}/results/ask"): "clients:view",

@@ -117,6 +117,7 @@ def test_a_reads_only_its_own_data(companies: Companies) -> None:
         companies.a.get(f"{a}/results", params=MARCH_2024),
         companies.a.get(f"{a}/results/campaigns", params=MARCH_2024),
         companies.a.get(f"{a}/results/campaigns/daily", params=MARCH_2024),
+        companies.a.get(f"{a}/results/revisions"),
     ]
     for response in reads:
         assert response.status_code == 200, response.text

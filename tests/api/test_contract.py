@@ -129,6 +129,8 @@ def contract_status(seeded: Seeded, case: schemathesis.Case) -> set[int]:
             "/{companyId}/results" | "/{companyId}/results/campaigns" | "/{companyId}/results/campaigns/daily"
         ):
             return day_status(query.get("period_end"), 200, seeded.history_start)
+        case "GET", "/{companyId}/results/revisions":
+            return day_status(query.get("since"), 200, seeded.history_start)
         case "POST", "/{companyId}/connections":
             if body["platform"] not in PLATFORMS:
                 return {400}

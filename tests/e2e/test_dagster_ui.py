@@ -1,4 +1,5 @@
-"""The Dagster UI of a running demo, in a real headless browser: the platform assets are on the asset page.
+"""The Dagster UI of a running demo, in a real headless browser: the platform assets are on the asset page, and
+each platform's reconciliation check is on its raw asset's Checks tab.
 
 Debian's chromium is driven by Playwright through its own executable (no browser download). ``make test``
 installs chromium when it can; without any browser this test is skipped, saying why.
@@ -31,7 +32,10 @@ def system_chromium() -> str:
     pytest.skip("no chromium on this machine and it could not be installed (make test runs apt-get install chromium)")
 
 
-def test_the_dagster_ui_of_a_running_demo_lists_every_platform_asset(start_demo: Any) -> None:
+RECONCILIATION_CHECK = "matches_platform_totals"
+
+
+def test_the_dagster_ui_of_a_running_demo_lists_every_platform_asset_and_its_checks(start_demo: Any) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extras: make test")
     browser_path = system_chromium()
     demo = start_demo(
@@ -46,6 +50,10 @@ def test_the_dagster_ui_of_a_running_demo_lists_every_platform_asset(start_demo:
             page.goto(f"{ui_url}/assets", wait_until="domcontentloaded")
             for asset in PLATFORM_ASSETS:
                 page.locator(f'a[href$="/assets/{asset}"]').first.wait_for(state="visible", timeout=90_000)
+            for asset in PLATFORM_ASSETS:
+                page.goto(f"{ui_url}/assets/{asset}?view=checks", wait_until="domcontentloaded")
+                check = page.get_by_text(RECONCILIATION_CHECK).first
+                check.wait_for(state="visible", timeout=90_000)
         finally:
             browser.close()
 

@@ -32,16 +32,25 @@ AD_ACCOUNTS = {
     "tiktok_ads": emulator_credentials("tiktok_ads", 1)["advertiser_id"],
 }
 BOUNDS = {"period_start": START, "period_end": END, "prior_start": date(2026, 8, 1), "prior_end": date(2026, 8, 30)}
+# Settled days of a company whose Meta and TikTok loads reach into the month, Google never loaded, Shopify late.
+SETTLED = {
+    "meta_ads_settled_through": date(2026, 9, 10),
+    "google_ads_settled_through": None,
+    "tiktok_ads_settled_through": date(2026, 9, 20),
+    "ads_settled_through": date(2026, 9, 10),
+    "commerce_settled_through": date(2026, 9, 23),
+    "analytics_settled_through": None,
+}
 ROLLUPS = {
     "periods": [{"period_type": t, "period_end": END} for t in ("week", "month", "quarter", "year")],
-    "results_metrics": [{"company_id": COMPANY, **BOUNDS}],
+    "results_metrics": [{"company_id": COMPANY, **BOUNDS, **SETTLED}],
     "campaigns": [
         {"company_id": COMPANY, "platform": platform, "sort_by": sort_by, "sort_dir": sort_dir, **BOUNDS}
         for platform in (None, "meta_ads")
         for sort_by, sort_dir in (("spend", "desc"), ("campaign_name", "asc"), ("roas", "asc"))
     ],
     "campaign_daily_spend": [
-        {"company_id": COMPANY, "platform": platform, **BOUNDS} for platform in (None, "google_ads")
+        {"company_id": COMPANY, "platform": platform, **BOUNDS, **SETTLED} for platform in (None, "google_ads")
     ],
 }
 
@@ -221,7 +230,13 @@ def test_campaigns_and_sparklines_are_the_emulators_numbers(api: httpx.Client) -
     platform, campaign = next((p, c) for p, c, _, _ in emulated_days() if c.id == top["campaign_id"])
     by_day = {day: m.spend for p, c, day, m in emulated_days() if c.id == campaign.id}
     assert daily[top["campaign_id"]] == [
-        {"date": day.isoformat(), "spend": pytest.approx(float(by_day.get(day, 0))), "platform": platform}
+        # No connection has recorded a load here, so no day is known to be maturing.
+        {
+            "date": day.isoformat(),
+            "spend": pytest.approx(float(by_day.get(day, 0))),
+            "platform": platform,
+            "maturing": False,
+        }
         for day in synthetic.days(START, END)
     ]
     assert platform == top["platform"]

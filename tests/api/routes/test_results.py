@@ -100,6 +100,7 @@ def expected_metrics(company: str, window: tuple[date, date], prior: tuple[date,
             "target": None,
             "tracking_status": None,
             "data_through": None,  # no connection of these companies has recorded a load
+            "maturing_days": 0,  # nor is any of their days inside a loaded platform's restatement window
         }
     return metrics
 
@@ -168,7 +169,7 @@ def test_an_empty_period_and_a_company_without_data_answer_200_with_nothing(resu
             "spend_delta_pct": None,
         }  # fmt: skip
         daily = results.get(f"/api/clients/{company}/results/campaigns/daily", params=params)
-        assert daily.status_code == 200 and daily.json() == {"daily": {}}
+        assert daily.status_code == 200 and daily.json() == {"daily": {}, "freshness": []}
 
 
 def expected_campaign(rows: list[CampaignDay], prior_rows: list[CampaignDay]) -> dict[str, Any]:
@@ -269,9 +270,10 @@ def test_daily_spend_has_every_day_of_the_period(results: httpx.Client) -> None:
         }
         platform = next(row.platform for row in DATA.campaign_days if row.campaign_id == campaign_id)
         assert series == [
-            {"date": day.isoformat(), "spend": spend.get(day, 0.0), "platform": platform} for day in days(*MARCH_DAYS)
+            {"date": day.isoformat(), "spend": spend.get(day, 0.0), "platform": platform, "maturing": False}
+            for day in days(*MARCH_DAYS)
         ]
-    assert daily["g1"][20] == {"date": "2024-03-21", "spend": 0.0, "platform": "google_ads"}
+    assert daily["g1"][20] == {"date": "2024-03-21", "spend": 0.0, "platform": "google_ads", "maturing": False}
     week = results.get(
         "/api/clients/acme/results/campaigns/daily", params={"period_type": "week", "period_end": "2025-01-01"}
     )

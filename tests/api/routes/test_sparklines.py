@@ -42,7 +42,7 @@ def twin_rows() -> Fixture:
 def series(platform: str, spends: list[float]) -> list[dict]:
     """March 1-4 of one platform's campaign, as the route shows each point."""
     return [
-        {"date": day.isoformat(), "spend": spend, "platform": platform}
+        {"date": day.isoformat(), "spend": spend, "platform": platform, "maturing": False}
         for day, spend in zip(days(date(2024, 3, 1), date(2024, 3, 4)), spends, strict=True)
     ]
 
@@ -70,7 +70,8 @@ def test_two_platforms_campaigns_of_one_id_are_two_series(twins: httpx.Client) -
             # Ordered by platform, then date: Google Ads' series, then Meta's.
             "c1": series("google_ads", [0, 7, 7, 7]) + series("meta_ads", [10, 10, 10, 0]),
             "c2": series("meta_ads", [0, 0, 0, 3]),
-        }
+        },
+        "freshness": [],  # twins has no connection
     }
     only_meta = twins.get("/api/clients/twins/results/campaigns/daily", params=PERIOD | {"platform": "meta_ads"})
     assert only_meta.json()["daily"]["c1"] == series("meta_ads", [10, 10, 10, 0])

@@ -73,9 +73,16 @@ class RevisionCapture:
         )
 
     def before(self) -> None:
-        """Capture what the load is about to replace."""
+        """Capture what the load is about to replace, first dropping what a load of this client and platform that
+        died mid-way left behind (one client's loads never overlap: Dagster runs one refresh per client at a
+        time), so a killed run leaves no captures for ever."""
         ensure_log_tables(self.settings)
         with warehouse_transaction(self.settings) as warehouse:
+            execute(
+                warehouse,
+                "delete from revisions.day_values where company_id = :company_id and platform = :platform",
+                self.params,
+            )
             self.capture(warehouse, "before")
 
     def after(self, seen_at: datetime | None = None) -> LoadRevisions:

@@ -105,6 +105,7 @@ def every_route_calls() -> dict[tuple[str, str], dict[str, Any]]:
         ("GET", "/api/clients/{companyId}/results"): {"params": {"period_type": "month", "period_end": "2024-03-31"}},
         ("GET", "/api/clients/{companyId}/results/campaigns"): {"params": {"sort_by": MARK}},
         ("GET", "/api/clients/{companyId}/results/campaigns/daily"): {"params": {"platform": "meta_ads"}},
+        ("GET", "/api/clients/{companyId}/results/revisions"): {"params": {"since": "2024-03-01", "platform": MARK}},
         ("GET", "/api/clients/{companyId}/goals"): {},
         ("PUT", "/api/clients/{companyId}/goals"): {
             "json": {"goals": [{"metric_key": "spend", "period_type": "month", "target": 1000}]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from tally.child_processes import free_port
 from tally.settings import Settings
 from tests.results_data import CampaignDay, Fixture, build_duckdb
 from warehouse.serving import publish
+from warehouse.vault import generate_key
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -38,6 +40,19 @@ class ApiProcess:
     def log_lines(self) -> list[str]:
         """Every line the process has logged so far."""
         return self.log_path.read_text(errors="replace").splitlines()
+
+
+def process_settings(tmp_path: Path, **update: Any) -> Settings:
+    """Settings of a ``tally api`` under test: its own data dir and SQLite app database, real keys (not migrated:
+    a test of readiness starts without the tables)."""
+    return Settings(
+        _env_file=None,
+        data_dir=tmp_path / "tally",
+        app_database_url=f"sqlite:///{tmp_path / 'app.db'}",
+        jwt_secret=secrets.token_urlsafe(48),
+        encryption_keys=generate_key(),
+        **update,
+    )
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

@@ -3,7 +3,6 @@ after a change to what they are made of, whoever wrote it (here this process, st
 
 from __future__ import annotations
 
-import secrets
 from datetime import date
 from pathlib import Path
 
@@ -15,11 +14,10 @@ import sqlalchemy as sa
 from api.auth import mint_token
 from pipelines.emulator.accounts import emulator_credentials
 from tally.settings import Settings
-from tests.api.service_server import DAY, one_day, publish_marts, tally_api
+from tests.api.service_server import DAY, one_day, process_settings, publish_marts, tally_api
 from warehouse.app_database import upgrade
 from warehouse.connections import record_sync
 from warehouse.insights import NewInsight, insert_insight
-from warehouse.vault import generate_key
 
 PERIOD = {"period_type": "month", "period_end": "2024-03-31"}
 RESULTS = "/api/clients/acme/results"
@@ -27,14 +25,7 @@ RESULTS = "/api/clients/acme/results"
 
 @pytest.fixture()
 def service_settings(tmp_path: Path, emulator_url: str) -> Settings:
-    settings = Settings(
-        _env_file=None,
-        data_dir=tmp_path / "tally",
-        app_database_url=f"sqlite:///{tmp_path / 'app.db'}",
-        jwt_secret=secrets.token_urlsafe(48),
-        encryption_keys=generate_key(),
-        http_max_attempts=1,
-    ).point_platforms_at(emulator_url)
+    settings = process_settings(tmp_path, http_max_attempts=1).point_platforms_at(emulator_url)
     upgrade(settings.resolved_app_database_url)
     publish_marts(settings, one_day("acme", 10))
     return settings

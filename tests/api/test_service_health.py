@@ -3,35 +3,20 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
-from tally.settings import Settings
-from tests.api.service_server import one_day, publish_marts, tally_api
+from tests.api.service_server import one_day, process_settings, publish_marts, tally_api
 from tests.databases import temporary_postgres_database
 from tests.results_data import build
 from warehouse.app_database import upgrade
-from warehouse.vault import generate_key
-
-
-def service_settings(tmp_path: Path, **update: object) -> Settings:
-    """Settings of a ``tally api`` under test: its own data dir and SQLite app database, real keys."""
-    return Settings(
-        _env_file=None,
-        data_dir=tmp_path / "tally",
-        app_database_url=f"sqlite:///{tmp_path / 'app.db'}",
-        jwt_secret=secrets.token_urlsafe(48),
-        encryption_keys=generate_key(),
-        **update,
-    )
 
 
 def test_healthz_and_readyz_answer_without_a_token_and_name_no_company(tmp_path: Path) -> None:
-    settings = service_settings(tmp_path)
+    settings = process_settings(tmp_path)
     upgrade(settings.resolved_app_database_url)
     publish_marts(settings, one_day("acme-secret-co", 10))
     with tally_api(settings, tmp_path / "api.log") as api:
@@ -44,7 +29,7 @@ def test_healthz_and_readyz_answer_without_a_token_and_name_no_company(tmp_path:
 
 
 def test_readyz_is_503_naming_the_app_database_until_it_is_migrated(tmp_path: Path) -> None:
-    settings = service_settings(tmp_path)
+    settings = process_settings(tmp_path)
     with tally_api(settings, tmp_path / "api.log", wait_path="/healthz") as api:
         before = httpx.get(f"{api.url}/readyz")
         upgrade(settings.resolved_app_database_url)
@@ -59,7 +44,7 @@ def test_readyz_is_503_naming_the_app_database_until_it_is_migrated(tmp_path: Pa
 @pytest.mark.postgres
 def test_readyz_is_503_naming_the_marts_until_the_postgres_mart_tables_exist(tmp_path: Path) -> None:
     with temporary_postgres_database("tally_ready") as warehouse_url:
-        settings = service_settings(tmp_path, warehouse_url=warehouse_url)
+        settings = process_settings(tmp_path, warehouse_url=warehouse_url)
         upgrade(settings.resolved_app_database_url)
         with tally_api(settings, tmp_path / "api.log", wait_path="/healthz") as api:
             before = httpx.get(f"{api.url}/readyz")

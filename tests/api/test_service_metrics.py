@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import secrets
 import time
 from pathlib import Path
 
@@ -12,10 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.auth import mint_token
-from tally.settings import Settings
-from tests.api.service_server import one_day, publish_marts, tally_api
+from tests.api.service_server import one_day, process_settings, publish_marts, tally_api
 from warehouse.app_database import upgrade
-from warehouse.vault import generate_key
 
 RESULTS = "/api/clients/{companyId}/results"
 REQUESTS = 24
@@ -39,13 +36,7 @@ def value(found: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str,
 def test_metrics_count_requests_per_route_template_and_cache_lookups_across_workers(
     tmp_path: Path, workers: int
 ) -> None:
-    settings = Settings(
-        _env_file=None,
-        data_dir=tmp_path / "tally",
-        app_database_url=f"sqlite:///{tmp_path / 'app.db'}",
-        jwt_secret=secrets.token_urlsafe(48),
-        encryption_keys=generate_key(),
-    )
+    settings = process_settings(tmp_path)
     upgrade(settings.resolved_app_database_url)
     publish_marts(settings, one_day("acme", 10))
     published = time.time()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import threading
 import time
@@ -23,10 +22,8 @@ import httpx
 import pytest
 
 from api.auth import mint_token
-from tally.settings import Settings
-from tests.api.service_server import one_day, publish_marts, tally_api
+from tests.api.service_server import one_day, process_settings, publish_marts, tally_api
 from warehouse.app_database import upgrade
-from warehouse.vault import generate_key
 
 CLIENTS = 12
 # A year of daily spend with nothing remembered: each request does its rollup, so several are in flight at once.
@@ -81,14 +78,7 @@ def slow_update(url: str, token: str, answers: list[httpx.Response]) -> None:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_sigterm_during_a_burst_finishes_requests_in_flight_and_refuses_new_ones(tmp_path: Path, workers: int) -> None:
-    settings = Settings(
-        _env_file=None,
-        data_dir=tmp_path / "tally",
-        app_database_url=f"sqlite:///{tmp_path / 'app.db'}",
-        jwt_secret=secrets.token_urlsafe(48),
-        encryption_keys=generate_key(),
-        rollup_cache_cells=0,
-    )
+    settings = process_settings(tmp_path, rollup_cache_cells=0)
     upgrade(settings.resolved_app_database_url)
     publish_marts(settings, one_day("acme", 10))
     token = mint_token(settings, "shutdown", ["clients:view", "clients:update"], ["acme"], 600)

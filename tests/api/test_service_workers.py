@@ -5,7 +5,6 @@ so the workers share them, and each answer's worker read from the request log)."
 from __future__ import annotations
 
 import itertools
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,9 +15,8 @@ import pytest
 from api.auth import mint_token
 from pipelines.emulator.accounts import emulator_credentials
 from tally.settings import Settings
-from tests.api.service_server import ApiProcess, one_day, publish_marts, request_line, tally_api
+from tests.api.service_server import ApiProcess, one_day, process_settings, publish_marts, request_line, tally_api
 from warehouse.app_database import upgrade
-from warehouse.vault import generate_key
 
 WORKERS = 2
 PERIOD = {"period_type": "month", "period_end": "2024-03-31"}
@@ -27,14 +25,7 @@ request_ids = (f"workers-{n}" for n in itertools.count())
 
 @pytest.fixture()
 def service_settings(tmp_path: Path, emulator_url: str) -> Settings:
-    settings = Settings(
-        _env_file=None,
-        data_dir=tmp_path / "tally",
-        app_database_url=f"sqlite:///{tmp_path / 'app.db'}",
-        jwt_secret=secrets.token_urlsafe(48),
-        encryption_keys=generate_key(),
-        http_max_attempts=1,
-    ).point_platforms_at(emulator_url)
+    settings = process_settings(tmp_path, http_max_attempts=1).point_platforms_at(emulator_url)
     upgrade(settings.resolved_app_database_url)
     return settings
 

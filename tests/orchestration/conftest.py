@@ -117,6 +117,12 @@ def execute(instance: dg.DagsterInstance, tally: TallyResource, request: dg.RunR
     return result.success
 
 
+def create_run(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.DagsterRun:
+    """The run a run request names, created on the instance as the daemon would queue it, and not executed."""
+    job = defs.resolve_job_def(request.job_name)
+    return instance.create_run_for_job(job, run_config=request.run_config, tags=request.tags)
+
+
 def run_pending(instance: dg.DagsterInstance, tally: TallyResource) -> list[bool]:
     """Tick, run every run the tick asked for, and tick again to settle what the runs left; the runs' outcomes."""
     outcomes = [execute(instance, tally, request) for request in tick(instance, tally).run_requests or []]

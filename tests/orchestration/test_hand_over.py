@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from orchestration.resources import TallyResource
 from tests.databases import temporary_postgres_database
-from tests.orchestration.conftest import Connect, execute, outbox, served_meta_insights, tick
+from tests.orchestration.conftest import Connect, create_run, execute, outbox, served_meta_insights, tick
 from tests.orchestration.test_backfill_and_sync import yesterday_in
 from warehouse import run_requests as requests_store
 from warehouse.app_tables import run_requests
@@ -48,13 +48,10 @@ def test_a_tick_whose_run_requests_never_reached_dagster_is_asked_again_with_the
 def test_a_queued_run_marks_its_request_running_on_the_next_tick(
     instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
 ) -> None:
-    from orchestration.definitions import defs
-
     connect("acme", "meta_ads")
     backfill(tally, "acme", ["meta_ads"])
     [run_request] = tick(instance, tally).run_requests
-    job = defs.resolve_job_def(run_request.job_name)
-    run = instance.create_run_for_job(job, run_config=run_request.run_config, tags=run_request.tags)
+    run = create_run(instance, run_request)
     assert tick(instance, tally).run_requests == []
     [row] = outbox(tally)
     assert (row["status"], row["dagster_run_id"]) == ("running", run.run_id)
@@ -83,13 +80,10 @@ def test_a_request_whose_run_never_appears_fails_with_a_reason_and_the_next_back
 def test_a_run_that_ended_without_an_outcome_fails_its_request_with_the_runs_reason(
     instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
 ) -> None:
-    from orchestration.definitions import defs
-
     connect("acme", "meta_ads")
     backfill(tally, "acme", ["meta_ads"])
     [run_request] = tick(instance, tally).run_requests
-    job = defs.resolve_job_def(run_request.job_name)
-    run = instance.create_run_for_job(job, run_config=run_request.run_config, tags=run_request.tags)
+    run = create_run(instance, run_request)
     tick(instance, tally)
     instance.report_run_canceled(run, message="the run was canceled before it loaded anything")
     assert tick(instance, tally).run_requests == []

@@ -6,32 +6,20 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
 from api.main import create_app
 from tally.background_server import serve_in_thread
 from tally.settings import Settings
 from tests.api.conftest import TokenMaker
-from tests.databases import temporary_postgres_database
-from tests.results_data import DATA, build, build_duckdb
-from warehouse.serving import publish
+from tests.api.routes.hand_marts import KINDS, served_marts
+from tests.results_data import DATA
 
 
-@pytest.fixture(scope="module", params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=KINDS)
 def warehouse_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """The fixture's marts in a published DuckDB warehouse or a PostgreSQL one; the settings that reach them."""
-    if request.param == "duckdb":
-        data_dir = tmp_path_factory.mktemp("results")
-        with build_duckdb(str(data_dir / "warehouse.duckdb"), DATA) as warehouse:
-            publish(warehouse, data_dir / "serving")
-        yield {"data_dir": data_dir}
-        return
-    with temporary_postgres_database("tally_results") as url:
-        engine = sa.create_engine(url)
-        with engine.begin() as warehouse:
-            build(warehouse, DATA)
-        engine.dispose()
-        yield {"warehouse_url": url}
+    with served_marts(request.param, DATA, tmp_path_factory) as updates:
+        yield updates
 
 
 @pytest.fixture()

@@ -1,5 +1,5 @@
-"""The request middleware: gives each request its id, returns it in ``X-Request-ID``, and when the response has
-gone out logs the request's line and counts it in the metrics.
+"""The request middleware: gives each request its id, returns it in ``X-Request-ID``, and as the response's last
+byte goes out logs the request's line and counts it in the metrics.
 
 A pure ASGI middleware rather than Starlette's ``BaseHTTPMiddleware``: that one runs the app in another task,
 which costs more per request and hides the request id's context variable from the route.
@@ -55,19 +55,16 @@ class RequestObserver:
         scope.setdefault("state", {})["request_id"] = request_id
         header = (REQUEST_ID_HEADER, request_id.encode("latin-1"))
         status = 500
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message = {**message, "headers": [*message.get("headers", ()), header]}
-            await send(message)
-
         started = time.perf_counter()
-        token = REQUEST_ID.set(request_id)
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
+        logged = False
+
+        def observe() -> None:
+            """The request's log line and metrics, once: as its last byte goes out, or when the app ends without
+            sending one."""
+            nonlocal logged
+            if logged:
+                return
+            logged = True
             seconds = time.perf_counter() - started
             route = route_template(scope)
             company_id = scope.get("path_params", {}).get("companyId") if route else None
@@ -75,4 +72,21 @@ class RequestObserver:
                 company_id = None  # not an id the API accepts: whatever the caller put in the path stays out
             log_request(request_id, scope["method"], route, company_id, status, seconds)
             self.metrics.observe_request(scope["method"], route or UNMATCHED, status, seconds)
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                # Logged before the last byte is sent, so a caller that has its answer finds its line in the
+                # log (the clean-up of the route's dependencies runs after the answer, and is not waited for).
+                observe()
+            await send(message)
+
+        token = REQUEST_ID.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            observe()
             REQUEST_ID.reset(token)

@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/tally demo $(DEMO_ARGS)
 
+# Two test processes, each test going to whichever is free: most tests spend their time waiting on the servers,
+# daemons and run workers they start, so a second process fills the time one spends waiting.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 # The headless browser test drives Debian's chromium through Playwright (no browser download). Install it when
 # this machine allows (root or passwordless sudo, with apt-get); otherwise that one test skips and says why.

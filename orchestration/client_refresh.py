@@ -134,7 +134,7 @@ def write_days(context: dg.OpExecutionContext, tally: TallyResource, fetched: Fe
 
 @dg.op(
     out=dg.Out(dg.Nothing, io_manager_key=IN_MEMORY),
-    description="Materialize the (client, day) partitions of the raw tables a write covered.",
+    description="Materialize the (client, day) partitions of the raw tables a write first loaded or changed.",
 )
 def record_days(context: dg.OpExecutionContext, written: WrittenDays) -> None:
     """A step of its own, so that storing an event per table and day (about 15 ms each on SQLite storage) does
@@ -181,10 +181,21 @@ def client_refresh_job() -> None:
 
 
 def _report_raw_partitions(context: dg.OpExecutionContext, written: WrittenDays) -> None:
-    """Materialize each (client, day) partition of the platform's raw tables that the write covered, on the
-    assets of the client's shard."""
+    """Materialize the (client, day) partitions of the platform's raw tables that the write first loaded or
+    changed, on the assets of the client's shard.
+
+    A day the load left exactly as it was keeps its last materialization: a morning's sync re-pulls each
+    platform's whole restatement window (up to 30 days of every raw table), and storing an event for each of
+    those days was most of what a sync's run stored. The run's log says how many days were re-pulled unchanged.
+    """
     span = written.fetched.span
-    days = [span.start + timedelta(days=n) for n in range(span.days)]
+    unchanged = written.changes.unchanged_days
+    days = [day for day in (span.start + timedelta(days=n) for n in range(span.days)) if day not in unchanged]
+    if unchanged:
+        context.log.info(
+            f"{written.fetched.platform}: {len(unchanged)} of {span.days} re-pulled days of {span.company_id} are "
+            "unchanged and keep their last materialization"
+        )
     for table, metadata in written.metadata_by_table().items():
         key = client_raw_asset_key(written.fetched.platform, table, span.company_id)
         for day in days:

@@ -36,10 +36,12 @@ from warehouse.models import (
 
 @dataclass(frozen=True)
 class LoadRevisions:
-    """What one load changed: the revisions it logged, and the campaign rows' totals per metric it left."""
+    """What one load changed: the revisions it logged, the campaign rows' totals per metric it left, and the days
+    it left exactly as they were (``sql/revisions/unchanged_days.sql``)."""
 
     revisions: int
     totals: dict[str, Decimal] = field(default_factory=dict)
+    unchanged_days: frozenset[date] = frozenset()
 
 
 @dataclass
@@ -96,8 +98,14 @@ class RevisionCapture:
                 " as revisions",
                 {"snapshot_id": self.snapshot_id, "seen_at": seen},
             )
-            totals = query(warehouse, model_sql("revisions", "load_totals.sql"), {"snapshot_id": self.snapshot_id})
-        return LoadRevisions(logged, {metric: Decimal(str(total)) for metric, total in totals})
+            snapshot = {"snapshot_id": self.snapshot_id}
+            totals = query(warehouse, model_sql("revisions", "load_totals.sql"), snapshot)
+            unchanged = query(warehouse, model_sql("revisions", "unchanged_days.sql"), snapshot)
+        return LoadRevisions(
+            logged,
+            {metric: Decimal(str(total)) for metric, total in totals},
+            frozenset(day for (day,) in unchanged),
+        )
 
     def discard(self) -> None:
         """Remove this load's captures (after the comparison, or when the load failed)."""

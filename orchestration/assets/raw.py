@@ -149,6 +149,7 @@ class WrittenDays:
             "fetch_duration_s": fetched.duration_s,
             "write_duration_s": self.duration_s,
             "revisions": self.changes.revisions,
+            "unchanged_days": len(self.changes.unchanged_days),
         }
         return {table: {"rows": fetched.row_counts.get(table, 0), **common} for table in RAW_TABLES[fetched.platform]}
 

@@ -51,7 +51,8 @@ class LanguageModel:
         Each attempt waits at most the model timeout or the time ``deadline`` has left, whichever is shorter;
         past the deadline ``AnswerDeadlineExceeded``, else ``ModelTimeout`` or ``ModelError`` when the server fails.
         """
-        for attempt in range(self.max_retries + 1):
+        attempt = 0
+        while True:
             timeout = self.timeout_seconds if deadline is None else min(self.timeout_seconds, deadline.check())
             try:
                 return self.attempt(messages, tools, tool_choice, timeout)
@@ -60,11 +61,12 @@ class LanguageModel:
                 if deadline is not None and (cut_short or deadline.left() <= 0):
                     raise deadline.exceeded() from None
                 wait = retry_delay(exc, attempt) if attempt < self.max_retries else None
+                # A retry that could not start before the deadline would only turn this failure into a 504.
                 if wait is None or (deadline is not None and wait >= deadline.left()):
                     raise self.failure(exc) from None
                 log.info("model request retried model=%s attempt=%d wait_s=%.2f", self.model, attempt + 1, wait)
                 time.sleep(wait)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            attempt += 1
 
     def attempt(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, tool_choice: str, timeout: float

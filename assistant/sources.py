@@ -8,6 +8,7 @@ reader sees at once whether every figure of the answer can be checked; the promp
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -17,6 +18,8 @@ from assistant.quoted_numbers import QuotedNumber, quoted_numbers, without_label
 
 # The fields of a row that name it, so that the text quoting them uses the row (and their digits are no figures).
 LABEL_FIELDS = ("campaign_name", "campaign_id", "text")
+# A label that reads as a small number ("5") would hide that number wherever the text quotes it: not a label.
+NUMBER_LIKE = re.compile(r"[\d.,]{1,5}")
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,9 @@ def rows_of(read: Read) -> list[dict[str, Any]]:
 
 
 def label(row: dict[str, Any], name: str) -> bool:
-    return isinstance(row.get(name), str) and bool(row[name].strip())
+    """Whether the row's field ``name`` is a label the text may quote."""
+    value = row.get(name)
+    return isinstance(value, str) and bool(value.strip()) and not NUMBER_LIKE.fullmatch(value.strip())
 
 
 def any_value_is(values: dict[str, Any], number: QuotedNumber) -> bool:

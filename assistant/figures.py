@@ -6,6 +6,7 @@ can change it. Every number comes from ``sql/rollups/``; this module only picks 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 
 from pipelines.registry import PLATFORMS
 from warehouse import run_requests as outbox
-from warehouse.freshness import settled_parameters
+from warehouse.freshness import PlatformFreshness, company_freshness, settled_parameters
 from warehouse.results import Period, PeriodQuery, load_period, period_metrics
 from warehouse.serving import Marts
 
@@ -64,10 +65,14 @@ class CompanyFigures:
     transaction stays open while a model writes (which can take as long as the model's timeout).
     """
 
-    def __init__(self, marts: Marts, app_engine: sa.Engine, company_id: str) -> None:
+    def __init__(
+        self, marts: Marts, app_engine: sa.Engine, company_id: str, lookbacks: Mapping[str, int] | None = None
+    ) -> None:
         self.marts = marts
         self.app_engine = app_engine
         self.company_id = company_id
+        # Each platform's restatement window (the sync lookbacks): which days of a read were maturing.
+        self.lookbacks = lookbacks or {}
 
     def period(self, period_type: str, period_end: date) -> Period:
         """The calendar period ending on ``period_end`` and its prior period, from ``periods.sql``."""
@@ -111,7 +116,10 @@ class CompanyFigures:
         """The first ``limit`` campaigns of the period in the rollup's order, and the totals of all of them."""
         return self.campaigns_between(
             period.start, period.end, period.prior_start, period.prior_end, sort_by, sort_dir, limit, platform
-        ) | {"period": period_out(period.start, period.end, period.period_type)}
+        ) | {
+            "period": period_out(period.start, period.end, period.period_type),
+            "prior_period": period_out(period.prior_start, period.prior_end, period.period_type),
+        }
 
     def campaigns_between(
         self,
@@ -140,6 +148,7 @@ class CompanyFigures:
         *campaign_rows, totals = rows
         return {
             "period": period_out(start, end),
+            "prior_period": period_out(prior_start, prior_end),
             "sorted_by": f"{sort_by} {sort_dir}",
             "campaign_count": len(campaign_rows),
             "campaigns": [{field: row[field] for field in CAMPAIGN_FIELDS} for row in campaign_rows[:limit]],
@@ -168,7 +177,28 @@ class CompanyFigures:
             "daily_spend_by_platform": series,
         }
 
+    def freshness(self, period_end: date, platform: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+        """How current the data of a read ending on ``period_end`` was, per connected platform it read (only
+        ``platform``, or only platforms of ``kind``): the last day loaded and whether the read had maturing days."""
+        with self.app_engine.connect() as db:
+            entries = company_freshness(db, self.company_id, self.lookbacks, platform)
+        read = [entry for entry in entries if kind in (None, PLATFORM_KINDS.get(entry.platform))]
+        return [read_freshness(entry, period_end) for entry in read]
+
     def connected_platforms(self) -> list[str]:
         """The platforms the company is connected to (names only; nothing about the connections themselves)."""
         with self.app_engine.connect() as db:
             return outbox.connected_platforms(db, self.company_id)
+
+
+def read_freshness(entry: PlatformFreshness, period_end: date) -> dict[str, Any]:
+    """One platform's freshness as a source shows it. A read is maturing when its period runs past the platform's
+    ``settled_through`` (as the daily series' ``maturing`` points): those days may still be restated."""
+    settled = entry.settled_through
+    return {
+        "platform": entry.platform,
+        "loaded_through": entry.loaded_through,
+        "settled_through": settled,
+        "status": entry.status,
+        "maturing": settled is not None and period_end > settled,
+    }

@@ -10,8 +10,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from assistant.figures import CompanyFigures
+from assistant.json_values import json_values
 from assistant.model import LanguageModel
-from assistant.tools import json_values, reply_on_data
+from assistant.tools import reply_on_data
 from assistant.wording import campaign_phrase, goals_to_watch, headline
 from warehouse.insights import NewInsight
 

@@ -7,12 +7,16 @@ them as data; with no model, a template writes it from the same figures and the 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from assistant.deadline import Deadline
 from assistant.figures import CompanyFigures, period_out
+from assistant.json_values import json_values
 from assistant.model import LanguageModel
-from assistant.tools import json_values, reply_on_data
+from assistant.sources import Read
+from assistant.tools import campaign_tables, metric_tables, reply_on_data
 from assistant.wording import campaign_phrase, goals_to_watch, headline
 
 MONTHS = 3
@@ -38,14 +42,25 @@ def review_month_ends(as_of: date) -> list[date]:
     return [month_start_before(as_of, n - 1) - timedelta(days=1) for n in range(MONTHS, 0, -1)]
 
 
-def qbr_figures(figures: CompanyFigures, as_of: date, insight: dict[str, Any] | None) -> dict[str, Any]:
-    """What a QBR is written from, as JSON values: stored with the QBR and, for a model, its only input."""
-    months = [figures.period_metrics("month", end) for end in review_month_ends(as_of)]
+@dataclass(frozen=True)
+class QbrFigures:
+    """What a QBR is written from (``data``, stored with it and, for a model, its only input) and the reads it
+    was gathered by: the review's sources."""
+
+    data: dict[str, Any]
+    reads: list[Read]
+
+
+def qbr_figures(figures: CompanyFigures, as_of: date, insight: dict[str, Any] | None) -> QbrFigures:
+    """Each of the three months' metrics, the top campaigns over them, the latest insight and the platforms."""
+    months = [json_values(figures.period_metrics("month", end)) for end in review_month_ends(as_of)]
     start, end = date.fromisoformat(months[0]["period"]["start"]), date.fromisoformat(months[-1]["period"]["end"])
     prior_start, prior_end = month_start_before(start, MONTHS), start - timedelta(days=1)
-    campaigns = figures.campaigns_between(start, end, prior_start, prior_end, "spend", "desc", TOP_CAMPAIGNS)
+    campaigns = json_values(
+        figures.campaigns_between(start, end, prior_start, prior_end, "spend", "desc", TOP_CAMPAIGNS)
+    )
     latest = {key: insight[key] for key in ("text", "period", "source")} if insight else None
-    return json_values(
+    data = json_values(
         {
             "period": period_out(start, end),
             "prior_period": period_out(prior_start, prior_end),
@@ -57,6 +72,56 @@ def qbr_figures(figures: CompanyFigures, as_of: date, insight: dict[str, Any] | 
             "connected_platforms": figures.connected_platforms(),
         }
     )
+    reads = [month_read(figures, month) for month in months] + [campaigns_read(figures, campaigns)]
+    if insight:
+        reads.append(insight_read(json_values(insight)))
+    return QbrFigures(data, reads)
+
+
+def month_read(figures: CompanyFigures, month: dict[str, Any]) -> Read:
+    """One month's metrics as a source: the read ``period_metrics`` would have made for that month."""
+    end = date.fromisoformat(month["period"]["end"])
+    freshness = figures.freshness(end)
+    return Read(
+        tool="period_metrics",
+        arguments={"period_type": "month", "period_end": end.isoformat()},
+        period=month["period"],
+        prior_period=month["prior_period"],
+        platforms=[entry["platform"] for entry in freshness],
+        tables=metric_tables(month),
+        freshness=freshness,
+    )
+
+
+def campaigns_read(figures: CompanyFigures, campaigns: dict[str, Any]) -> Read:
+    """The three months' top campaigns by spend as a source, against the three months before."""
+    period, prior = campaigns["period"], campaigns["prior_period"]
+    freshness = figures.freshness(date.fromisoformat(period["end"]), kind="ads")
+    arguments = {
+        "period_start": period["start"],
+        "period_end": period["end"],
+        "prior_start": prior["start"],
+        "prior_end": prior["end"],
+        "metric": "spend",
+        "order": "top",
+        "limit": TOP_CAMPAIGNS,
+    }
+    return Read(
+        tool="top_campaigns",
+        arguments=arguments,
+        period=period,
+        prior_period=prior,
+        platforms=[entry["platform"] for entry in freshness],
+        metric="spend",
+        tables=campaign_tables(campaigns),
+        freshness=freshness,
+    )
+
+
+def insight_read(insight: dict[str, Any]) -> Read:
+    """The latest weekly insight as a source: a summary that quotes its text uses it."""
+    row = {key: insight[key] for key in ("id", "text", "source", "generated_at")}
+    return Read(tool="latest_insight", arguments={}, period=insight["period"], tables={"insight": [row]})
 
 
 def template_summary(data: dict[str, Any]) -> str:
@@ -85,6 +150,7 @@ def template_summary(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def llm_summary(model: LanguageModel, data: dict[str, Any]) -> str:
-    """The summary the model writes from the figures (``ModelError`` or ``ModelTimeout`` when it fails)."""
-    return reply_on_data(model, QBR_PROMPT, data)
+def llm_summary(model: LanguageModel, data: dict[str, Any], deadline: Deadline | None = None) -> str:
+    """The summary the model writes from the figures (``ModelError`` or ``ModelTimeout`` when it fails, and
+    ``AnswerDeadlineExceeded`` past ``deadline``)."""
+    return reply_on_data(model, QBR_PROMPT, data, deadline)

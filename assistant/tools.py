@@ -1,21 +1,26 @@
 """The read-only tools the model answers questions with, their JSON schemas, and their dispatch.
 
 A tool's arguments are validated like a request body; a bad argument (or one the tools do not have, such as a
-company id) is answered to the model as an error it can correct, never run. Results go back as JSON data.
+company id) is answered to the model as an error it can correct, never run. Results go back as JSON data, and
+each call is kept as a ``Read`` (its rows by table and the freshness of the platforms it read): the answer's
+sources.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from assistant.deadline import Deadline
 from assistant.figures import CompanyFigures
+from assistant.json_values import to_json
 from assistant.model import LanguageModel
+from assistant.sources import Read
 from pipelines.registry import PLATFORMS
 from tally.errors import InvalidRequest
 from warehouse.query_values import SORT_COLUMNS, parse_period_end
@@ -85,58 +90,104 @@ def goal_status(figures: CompanyFigures, args: GoalStatusArgs) -> dict[str, Any]
     return figures.goal_status(args.period_type, args.end())
 
 
-TOOLS: dict[str, tuple[type[BaseModel], Callable[[CompanyFigures, Any], dict[str, Any]]]] = {
-    "period_metrics": (PeriodMetricsArgs, period_metrics),
-    "top_campaigns": (TopCampaignsArgs, top_campaigns),
-    "campaign_daily_spend": (CampaignDailyArgs, campaign_daily_spend),
-    "goal_status": (GoalStatusArgs, goal_status),
+def metric_tables(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    return {"metrics": result["metrics"]}
+
+
+def campaign_tables(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """A ranking's rows: its campaigns, the totals of every campaign of the period, and how many there were."""
+    count = {"campaign_count": result["campaign_count"], "sorted_by": result["sorted_by"]}
+    return {"campaigns": result["campaigns"], "campaign_totals": [result["totals"]], "campaign_count": [count]}
+
+
+def daily_tables(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """One row per platform and day: ``{platform, date, spend}``."""
+    points = result["daily_spend_by_platform"].items()
+    return {"daily_spend": [{"platform": platform, **point} for platform, series in points for point in series]}
+
+
+def goal_tables(result: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    return {"goals": result["goals"]}
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A tool: its arguments, what it runs, the rows of its result, the kind of platform it reads (None: every
+    kind) and the metric it is about when its arguments do not name one (None: every metric)."""
+
+    arguments: type[BaseModel]
+    run: Callable[[CompanyFigures, Any], dict[str, Any]]
+    tables: Callable[[dict[str, Any]], dict[str, list[dict[str, Any]]]]
+    platform_kind: str | None = None
+    metric: str | None = None
+
+
+TOOLS: dict[str, Tool] = {
+    "period_metrics": Tool(PeriodMetricsArgs, period_metrics, metric_tables),
+    "top_campaigns": Tool(TopCampaignsArgs, top_campaigns, campaign_tables, platform_kind="ads"),
+    "campaign_daily_spend": Tool(CampaignDailyArgs, campaign_daily_spend, daily_tables, "ads", "spend"),
+    "goal_status": Tool(GoalStatusArgs, goal_status, goal_tables),
 }
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    """One tool call: the JSON text the model reads, and the read it is kept as for the answer's sources."""
+
+    content: str
+    read: Read
 
 
 def tool_specs() -> list[dict[str, Any]]:
     """The tools in the chat-completions ``tools`` format, their parameters from the argument models."""
     specs = []
-    for name, (arguments, _run) in TOOLS.items():
-        schema = arguments.model_json_schema()
+    for name, tool in TOOLS.items():
+        schema = tool.arguments.model_json_schema()
         schema.pop("title", None)
-        description = (arguments.__doc__ or "").strip()
+        description = (tool.arguments.__doc__ or "").strip()
         specs.append({"type": "function", "function": {"name": name, "description": description, "parameters": schema}})
     return specs
 
 
-def run_tool(figures: CompanyFigures, name: str, raw_arguments: str) -> str:
-    """One tool call's result as JSON text; an unknown tool or bad arguments give ``{"error": ...}``."""
+def run_tool(figures: CompanyFigures, name: str, raw_arguments: str) -> ToolRun:
+    """One tool call's result as JSON text, and its read; an unknown tool or bad arguments give ``{"error": ...}``."""
     if name not in TOOLS:
-        return to_json({"error": f"unknown tool {name!r}; the tools are: {', '.join(TOOLS)}"})
-    arguments, run = TOOLS[name]
+        return refused(name, raw_arguments, f"unknown tool {name!r}; the tools are: {', '.join(TOOLS)}")
+    tool = TOOLS[name]
     try:
-        parsed = arguments.model_validate_json(raw_arguments or "{}")
-        return to_json(run(figures, parsed))
+        parsed = tool.arguments.model_validate_json(raw_arguments or "{}")
+        result = tool.run(figures, parsed)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
-        return to_json({"error": f"invalid arguments: {problems}"})
+        return refused(name, raw_arguments, f"invalid arguments: {problems}")
     except InvalidRequest as exc:
-        return to_json({"error": exc.message})
+        return refused(name, raw_arguments, exc.message)
+    content = to_json(result)
+    values, arguments = json.loads(content), parsed.model_dump()
+    platform = arguments.get("platform")
+    freshness = figures.freshness(date.fromisoformat(values["period"]["end"]), platform, tool.platform_kind)
+    read = Read(
+        tool=name,
+        arguments=arguments,
+        period=values["period"],
+        prior_period=values.get("prior_period"),
+        platforms=[platform] if platform else [entry["platform"] for entry in freshness],
+        metric=arguments.get("metric", tool.metric),
+        tables=tool.tables(values),
+        freshness=freshness,
+    )
+    return ToolRun(content, read)
 
 
-def json_values(value: Any) -> Any:
-    """``value`` as plain JSON values (dates as ISO strings, decimals as numbers), as insights and QBRs store it."""
-    return json.loads(to_json(value))
+def refused(name: str, raw_arguments: str, error: str) -> ToolRun:
+    """A call that was not run: the model reads the error, the sources keep the call with it."""
+    try:
+        sent = json.loads(raw_arguments or "{}")
+    except ValueError:
+        sent = None
+    return ToolRun(to_json({"error": error}), Read(name, sent if isinstance(sent, dict) else {}, error=error))
 
 
-def reply_on_data(model: LanguageModel, prompt: str, data: dict[str, Any]) -> str:
+def reply_on_data(model: LanguageModel, prompt: str, data: dict[str, Any], deadline: Deadline | None = None) -> str:
     """The model's text written from ``data``, sent as JSON after ``prompt`` (``ModelError`` when it fails)."""
-    return model.reply([{"role": "system", "content": prompt}, {"role": "user", "content": to_json(data)}])
-
-
-def to_json(value: Any) -> str:
-    """Compact JSON of query results: dates as ISO strings, decimals as numbers."""
-    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    return model.reply([{"role": "system", "content": prompt}, {"role": "user", "content": to_json(data)}], deadline)

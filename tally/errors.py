@@ -125,3 +125,14 @@ class ModelTimeout(ModelError):
     """The language model's server did not answer within TALLY_LLM_TIMEOUT_SECONDS."""
 
     status_code = 504
+
+
+class AnswerDeadlineExceeded(ModelTimeout):
+    """A whole answer (every model call and tool round of a question, or a QBR) outlasted TALLY_ASK_DEADLINE_S."""
+
+    def __init__(self, what: str, seconds: float) -> None:
+        super().__init__(
+            f"{what} was not ready within its {seconds:g} s deadline (TALLY_ASK_DEADLINE_S): the language model's "
+            "server, with the figures it asked for, took too long"
+        )
+        self.seconds = seconds

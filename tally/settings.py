@@ -132,8 +132,16 @@ class Settings(BaseSettings):
         default=None, description="Chat model answering questions and writing insights; unset: no model."
     )
     llm_timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of one model request.")
-    llm_max_retries: int = Field(default=2, ge=0, description="Retries of a failed model request (SDK backoff).")
+    llm_max_retries: int = Field(
+        default=2, ge=0, description="Retries of a failed model request (exponential backoff, Retry-After honoured)."
+    )
     llm_max_tool_rounds: int = Field(default=6, ge=1, description="Tool-call rounds the model may take per question.")
+    ask_deadline_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Deadline of a whole answer of `/results/ask` (every model call, retry and tool round) and of "
+        "a QBR the model writes, in seconds; past it the route answers 504.",
+    )
 
     @field_validator("shopify_base_url")
     @classmethod

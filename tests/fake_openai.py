@@ -1,7 +1,8 @@
 """A small OpenAI-compatible chat-completions server for tests: it replies from a script and records every request.
 
-A script step is one reply: tool calls, an answer, an HTTP error, or an answer that comes only after a delay (to
-make the client time out). The tests run the real ``openai`` client against it over loopback HTTP.
+A script step is one reply: tool calls, an answer, an HTTP error, a reply that comes only after a delay (to
+make the client time out), or none at all (the server holds the request until the client gives up). The tests
+run the real ``openai`` client against it over loopback HTTP.
 """
 
 from __future__ import annotations
@@ -46,9 +47,9 @@ class FakeOpenAI:
         self.script.clear()
         self.requests.clear()
 
-    def call_tools(self, *calls: tuple[str, dict[str, Any]]) -> None:
-        """Next reply: the model calls these tools, with these arguments."""
-        self.script.append({"tool_calls": list(calls)})
+    def call_tools(self, *calls: tuple[str, dict[str, Any]], delay_seconds: float = 0) -> None:
+        """Next reply: the model calls these tools, with these arguments, after ``delay_seconds``."""
+        self.script.append({"tool_calls": list(calls), "delay": delay_seconds})
 
     def answer(self, text: str, delay_seconds: float = 0) -> None:
         """Next reply: this answer, after ``delay_seconds``."""
@@ -57,6 +58,10 @@ class FakeOpenAI:
     def fail(self, status: int) -> None:
         """Next reply: an HTTP error."""
         self.script.append({"status": status})
+
+    def never_answer(self) -> None:
+        """Next request, and every one after it: no reply; each is held until its client disconnects."""
+        self.script.append({"hang": True})
 
     def everything_sent(self) -> str:
         """Every request body the server received, as one text to search."""
@@ -78,6 +83,11 @@ class FakeOpenAI:
             raw = (await request.body()).decode()
             self.requests.append(Recorded(dict(request.headers), json.loads(raw), raw))
             step = self.script.pop(0) if self.script else {"answer": "(nothing scripted)"}
+            if "hang" in step:
+                self.script.insert(0, step)
+                while not await request.is_disconnected():
+                    await asyncio.sleep(0.05)
+                return JSONResponse({}, status_code=499)
             if "status" in step:
                 error = {"error": {"message": "scripted failure", "type": "server_error"}}
                 return JSONResponse(error, status_code=step["status"])

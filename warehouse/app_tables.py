@@ -153,6 +153,9 @@ qbrs = sa.Table(
     sa.Column("insight_id", sa.String(36), nullable=True),
     sa.Column("created_by", sa.String(255), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # The reads behind the summary and the numbers of it none returned (migration 0011; null on older reviews).
+    sa.Column("sources", sa.JSON, nullable=True),
+    sa.Column("unsourced_numbers", sa.JSON, nullable=True),
     sa.Index("ix_qbrs_company_created", "company_id", "created_at"),
 )
 

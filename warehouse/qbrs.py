@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
@@ -16,7 +16,8 @@ from warehouse.connections import later_day, now
 
 @dataclass(frozen=True)
 class NewQbr:
-    """A review of one company's months: its summary, the figures it was written from, and who wrote it."""
+    """A review of one company's months: its summary, the figures it was written from, who wrote it, and its
+    sources (each read behind the summary with the rows it quotes) with the numbers of it no read returned."""
 
     company_id: str
     date: date
@@ -28,6 +29,8 @@ class NewQbr:
     figures: dict[str, Any]
     insight_id: str | None
     created_by: str | None
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    unsourced_numbers: list[str] = field(default_factory=list)
 
 
 def record_qbr(db: sa.Connection, qbr: NewQbr) -> dict[str, Any]:

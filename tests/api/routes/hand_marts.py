@@ -64,11 +64,15 @@ def add_loaded_connection(
 
 @contextmanager
 def served_api(
-    settings: Settings, marts: dict[str, Any], model: FakeOpenAI, token: str, engine: sa.Engine | None = None
+    settings: Settings, marts: dict[str, Any], model: FakeOpenAI | None, token: str, engine: sa.Engine | None = None
 ) -> Iterator[httpx.Client]:
-    """A client of the API reading ``marts`` and asking the fake ``model`` (reset), authenticated by ``token``."""
-    model.reset()
-    updates = marts | {"openai_base_url": model.url, "openai_api_key": SecretStr("sk-test"), "llm_model": MODEL}
+    """A client of the API reading ``marts`` and asking the fake ``model`` (reset; None: no model is configured),
+    authenticated by ``token``."""
+    if model is None:
+        updates = marts | {"llm_model": None}
+    else:
+        model.reset()
+        updates = marts | {"openai_base_url": model.url, "openai_api_key": SecretStr("sk-test"), "llm_model": MODEL}
     app = create_app(settings.model_copy(update=updates), engine=engine)
     headers = {"Authorization": f"Bearer {token}"}
     with serve_in_thread(app) as url, httpx.Client(base_url=url, headers=headers, timeout=30) as http:

@@ -180,7 +180,11 @@ def test_ask_answers_through_tools_returning_the_period_numbers(api: httpx.Clien
     response = api.post("/api/clients/acme/results/ask", json={"question": "How did spend do in March 2024?"})
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"answer": "Spend in March 2024 (2024-03-01 to 2024-03-31) was USD 480.75."}
+    body = response.json()
+    assert body["answer"] == "Spend in March 2024 (2024-03-01 to 2024-03-31) was USD 480.75."
+    assert [source["tool"] for source in body["sources"]] == [
+        "period_metrics", "top_campaigns", "campaign_daily_spend", "goal_status",
+    ]  # fmt: skip
     first, second, third = fake_openai.requests
     assert {tool["function"]["name"] for tool in first.body["tools"]} == {
         "period_metrics", "top_campaigns", "campaign_daily_spend", "goal_status",
@@ -288,7 +292,9 @@ def test_tool_rounds_are_capped_then_the_model_must_answer(api: httpx.Client, fa
         fake_openai.call_tools(("period_metrics", MARCH))
     fake_openai.answer("March spend is in the results above.")
     response = api.post("/api/clients/acme/results/ask", json={"question": "Spend?"})
-    assert response.json() == {"answer": "March spend is in the results above."}
+    body = response.json()
+    assert body["answer"] == "March spend is in the results above."
+    assert [source["tool"] for source in body["sources"]] == ["period_metrics"] * 3
     assert [request.body.get("tool_choice") for request in fake_openai.requests] == ["auto", "auto", "auto", "none"]
 
 

@@ -58,6 +58,26 @@ class FaultPlan(BaseModel):
         le=50,
         description="Account-level totals disagree with the campaign rows by this percentage (every metric).",
     )
+    token_expires_in_days: float | None = Field(
+        default=None,
+        ge=-30,
+        le=3650,
+        description="The token expires this many days from now (Meta's debug_token, Google's refresh token); "
+        "unset: it never expires.",
+    )
+    missing_scopes: list[str] = Field(
+        default_factory=list, description="Scopes the token lacks (declined, left out of the granted list)."
+    )
+    budget_used_pct: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="The share of the call budget the platform reports used (Meta's usage headers, Shopify's "
+        "call limit, GA4's propertyQuota); unset: a small share.",
+    )
+    budget_regain_minutes: int = Field(
+        default=0, ge=0, le=60, description="Meta's estimated_time_to_regain_access reported with the usage."
+    )
 
 
 class Restatement(BaseModel):

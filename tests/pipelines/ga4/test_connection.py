@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import uuid4
 
@@ -45,9 +44,8 @@ def test_good_credentials_describe_the_property(
     assert result.success and result.error is None
     assert (result.account_id, result.display_name) == (property_id, account.name)
     assert (result.currency, result.timezone) == (account.currency, account.timezone)
-    assert result.token_expires_at is not None
-    assert timedelta(minutes=55) < result.token_expires_at - datetime.now(UTC) <= timedelta(hours=1)
-    assert result.scopes and (kind == "oauth" or result.scopes == [SCOPE])
+    assert result.token_expires_at is None  # the access token's hour is not the credential's: each load refreshes
+    assert result.scopes == [SCOPE]
 
 
 @pytest.mark.parametrize("kind", ["service_account", "oauth"])

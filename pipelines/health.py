@@ -70,7 +70,9 @@ def _expiry_warning(expires: datetime, now: datetime) -> str:
         return f"the token expired on {expires:%Y-%m-%d}: loads will fail until it is replaced"
     if left < timedelta(days=1):
         return "the token expires in less than a day"
-    return f"the token expires in {left.days} day{'s' if left.days > 1 else ''}"
+    # To the nearest day: a token checked a moment ago with five days left still has five days.
+    days = round(left / timedelta(days=1))
+    return f"the token expires in {days} day{'s' if days > 1 else ''}"
 
 
 def _budget_warning(display_name: str, rate_limit: dict[str, Any]) -> str:

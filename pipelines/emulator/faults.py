@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -111,6 +112,8 @@ class EmulatorState:
 
     faults: dict[tuple[str, str], FaultPlan] = field(default_factory=dict)
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # When each request of an account arrived (seconds since the epoch), so a test can see how long a client waited.
+    arrivals: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     metric_calls: Counter[tuple[str, str]] = field(default_factory=Counter)
     restatements: dict[tuple[str, str], dict[tuple[str, date], Restatement]] = field(default_factory=dict)
     today: date | None = None
@@ -126,6 +129,7 @@ class EmulatorState:
     async def gate(self, platform: str, account_id: str, token: str | None, errors: PlatformErrors) -> Response | None:
         """The error response this request gets before any data, or None to go on."""
         self.requests[(platform, account_id)] += 1
+        self.arrivals.setdefault((platform, account_id), []).append(time.time())
         plan = self.plan(platform, account_id)
         if plan.delay_seconds:
             await asyncio.sleep(plan.delay_seconds)

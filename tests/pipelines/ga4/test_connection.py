@@ -58,7 +58,7 @@ def test_refused_credentials_fail_with_googles_own_reason(
     result = ga4.test_connection(ga4_credentials(property_id, kind, secret), settings)
     assert not result.success
     assert result.error == f"Google Analytics 4: {REFUSED[kind]}"
-    assert emulator.get(f"/_emulator/requests/ga4/{property_id}").json() == {"requests": 0}
+    assert emulator.get(f"/_emulator/requests/ga4/{property_id}").json()["requests"] == 0
 
 
 def test_a_property_not_shared_with_the_caller_fails_with_permission_denied(
@@ -77,7 +77,7 @@ def test_a_property_that_keeps_failing_is_reported_not_raised(
     result = ga4.test_connection(ga4_credentials(property_id), settings)
     assert not result.success
     assert result.error == "Google Analytics 4: server error after retries: Internal error encountered. (INTERNAL)"
-    assert emulator.get(f"/_emulator/requests/ga4/{property_id}").json() == {"requests": settings.http_max_attempts}
+    assert emulator.get(f"/_emulator/requests/ga4/{property_id}").json()["requests"] == settings.http_max_attempts
 
 
 @pytest.fixture()

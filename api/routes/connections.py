@@ -31,7 +31,8 @@ class RateLimitOut(BaseModel):
     source: str = Field(
         description="Where the platform said it: x-business-use-case-usage or x-ad-account-usage (Meta Ads), "
         "X-Shopify-Shop-Api-Call-Limit (Shopify), quotaError (Google Ads), propertyQuota.tokensPerDay or "
-        "propertyQuota.tokensPerHour (GA4), HTTP 429 (a throttle that said no more, as TikTok's)."
+        "propertyQuota.tokensPerHour (GA4), code 40100 or code 40133 (TikTok's throttles), HTTP 429 (a throttle "
+        "that said no more)."
     )
     used_pct: float | None = Field(
         description="The share of the budget used, in percent (the highest the platform reported); 100 for a "

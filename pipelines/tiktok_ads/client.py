@@ -19,7 +19,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator
 
 from pipelines.base import ConnectionTestResult
-from pipelines.budget import Budget
+from pipelines.budget import Budget, BudgetReading
 from pipelines.http import HeaderAuth, PlatformHTTP, is_retryable_status
 from pipelines.tiktok_ads.credentials import TikTokAdsCredentials
 from pipelines.tiktok_ads.settings import (
@@ -97,6 +97,14 @@ def is_throttle(response: requests.Response, body: Any) -> bool:
     return response.status_code == 429 or business_code(body) in THROTTLE_CODES
 
 
+def read_budget(response: requests.Response, body: Any) -> BudgetReading | None:
+    """TikTok's rate-limit codes (in an HTTP 200) as a reading of a spent budget; TikTok reports nothing more."""
+    code = business_code(body)
+    if code not in THROTTLE_CODES:
+        return None
+    return BudgetReading(source=f"code {code}", used_pct=100.0, detail={"code": code, "message": body.get("message")})
+
+
 def tiktok_http(settings: Settings, budget: Budget | None = None) -> TikTokHTTP:
     """The shared HTTP layer speaking TikTok's errors, reporting its throttles to ``budget``."""
     return TikTokHTTP(
@@ -106,6 +114,7 @@ def tiktok_http(settings: Settings, budget: Budget | None = None) -> TikTokHTTP:
         read_error,
         is_auth_error,
         is_retryable=is_retryable,
+        read_budget=read_budget,
         is_throttle=is_throttle,
         budget=budget,
     )

@@ -130,10 +130,11 @@ class BudgetPacing:
     """Waits as the platform asks, on dlt's retrying session, and records each wait in a ``Budget``.
 
     Two kinds of wait. A throttled answer (429, or a platform's throttle code) is retried by dlt's tenacity
-    session after the platform's own delay (its ``BudgetReading.wait_s``, else ``Retry-After``, else dlt's
-    exponential backoff), recorded by the session's ``before_sleep`` hook. A successful answer that reports the
-    budget nearly spent and asks for a pause (Meta's time to regain access, Shopify's full bucket) is paused on
-    in the response hook, before the next call is made. Both are capped at ``max_delay`` seconds.
+    session after the delay the platform asks for (``Retry-After``, else its report's ``BudgetReading.wait_s``
+    such as Google's ``retryDelay`` or Meta's time to regain access, else dlt's exponential backoff), recorded by
+    the session's ``before_sleep`` hook. A successful answer that reports the budget nearly spent and asks for a
+    pause (Meta's time to regain access, Shopify's full bucket) is paused on in the response hook, before the next
+    call is made. Both are capped at ``max_delay`` seconds.
     """
 
     def __init__(
@@ -172,7 +173,8 @@ class BudgetPacing:
         self.budget.waited(seconds, f"{self.display_name} reported {reading.used_pct:.0f}% used ({reading.asked})")
 
     def wait_strategy(self, backoff_factor: float) -> wait_exponential_retry_after:
-        """dlt's wait (``Retry-After``, else exponential), preferring the delay the platform's own report asks for."""
+        """dlt's exponential wait, unless the platform asks for a delay: ``Retry-After`` (fractional seconds too,
+        which dlt's own parser refuses), else the wait its budget report names."""
         pacing = self
 
         class PlatformDelay(wait_exponential_retry_after):

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, get_args
 
 from dlt.sources import DltSource
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from pipelines.budget import Budget
 from tally.settings import Settings
 
 
@@ -48,6 +49,8 @@ class ConnectionTestResult(BaseModel):
     currency: str | None = None
     timezone: str | None = None
     scopes: list[str] = Field(default_factory=list)
+    # When the credential stops working unless renewed: Meta's debug_token, a Google refresh token granted for a
+    # limited time; None where the platform's token does not expire.
     token_expires_at: datetime | None = None
 
 
@@ -61,7 +64,8 @@ class CredentialField(BaseModel):
     help_text: str | None = None
 
 
-TestConnection = Callable[[Any, Settings], ConnectionTestResult]
+# ``test_connection(credentials, settings, budget)``: ``budget`` collects what the platform says of its call budget.
+TestConnection = Callable[[Any, Settings, Budget | None], ConnectionTestResult]
 # What a platform's rows are: campaign delivery (unioned into the campaign_daily mart, backfilled on request),
 # sales, or site traffic. ``warehouse.results.METRIC_SOURCE_KIND`` names them per metric.
 KINDS = ("ads", "commerce", "analytics")
@@ -83,8 +87,10 @@ class RawTable:
 class PlatformSpec:
     """A platform as the registry holds it: display metadata, credential schema and behaviour.
 
-    ``source`` is called as ``source(credentials, start_date=..., end_date=..., company_id=..., settings=...)``
-    and returns a ``DltSource`` whose resources load the platform's raw tables, ``raw_tables``, one resource each.
+    ``source`` is called as ``source(credentials, start_date=..., end_date=..., company_id=..., settings=...,
+    budget=...)`` and returns a ``DltSource`` whose resources load the platform's raw tables, ``raw_tables``, one
+    resource each; its HTTP calls report the platform's budget and their waits to ``budget``. ``needed_scopes``
+    names each scope Tally needs and what cannot be loaded without it (empty where the platform reports none).
     ``kind`` says what the platform's rows are: ``"ads"`` (campaign delivery, unioned into the campaign_daily mart
     and backfilled), ``"commerce"`` (sales) or ``"analytics"`` (traffic).
     """
@@ -101,6 +107,7 @@ class PlatformSpec:
     lookback_days: int
     raw_tables: tuple[RawTable, ...]
     kind: str = "ads"
+    needed_scopes: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

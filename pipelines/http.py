@@ -1,6 +1,8 @@
 """The one HTTP layer all platform clients share: dlt's REST client on dlt's retrying session.
 
-Retries (429 and 5xx, honouring ``Retry-After``; timeouts, dropped connections and bodies cut short) are dlt's.
+Retries (429 and 5xx, honouring ``Retry-After``; timeouts, dropped connections and bodies cut short) are dlt's,
+paced by what the platform says of its budget (``pipelines.budget``: Google's ``retryDelay``, Meta's time to regain
+access, a nearly full Shopify bucket), each wait recorded in the ``Budget`` of the load or test.
 What is ours is turning a final failure into a domain error that names the platform and the cause and never holds
 a token: tokens travel in headers only, and no exception text from ``requests`` (which may hold a URL) is passed on.
 """
@@ -13,11 +15,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import requests
-from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests.auth import AuthBase
 
+from pipelines.budget import Budget, BudgetPacing, BudgetReader, PacedClient, json_or_none
 from tally.errors import (
     PlatformAuthError,
     PlatformError,
@@ -55,13 +57,26 @@ def is_retryable_status(response: requests.Response, body: Any) -> bool:
     return response.status_code == 429 or response.status_code >= 500
 
 
+def is_throttle_status(response: requests.Response, body: Any) -> bool:
+    """HTTP 429: the platform's budget is spent for now."""
+    return response.status_code == 429
+
+
+def no_budget_report(response: requests.Response, body: Any) -> None:
+    """For platforms that report nothing of their budget beyond a throttle."""
+    return None
+
+
 class PlatformHTTP:
     """Makes REST clients for one platform and raises that platform's errors as domain errors.
 
     ``read_error(response, body)`` returns the platform's own error message for a failed response (or for
     a 200 that carries an error, as TikTok's do), or None when the response is fine. ``is_auth_error``
     says whether such a response means the credentials are bad; ``is_retryable`` whether it is worth another
-    attempt (by default 429 and 5xx; TikTok adds its rate-limit codes that arrive in a 200).
+    attempt (by default 429 and 5xx; TikTok adds its rate-limit codes that arrive in a 200). ``read_budget``
+    turns what an answer says of the platform's budget into a ``BudgetReading`` and ``is_throttle`` says whether a
+    retryable answer is a throttle (its wait is the budget's); both feed ``budget``, the readings and waits of the
+    load or test this layer serves (a fresh one when none is given).
 
     Retryable responses are raised as ``requests.HTTPError`` from the response hook, so dlt's retrying session
     sees their status and ``Retry-After``; once its attempts run out ``translate_errors`` turns the last one
@@ -77,15 +92,23 @@ class PlatformHTTP:
         is_auth_error: ResponsePredicate,
         is_retryable: ResponsePredicate = is_retryable_status,
         retry_condition: RetryPredicate | None = None,
+        read_budget: BudgetReader = no_budget_report,
+        is_throttle: ResponsePredicate = is_throttle_status,
+        budget: Budget | None = None,
     ) -> None:
         self.platform = platform
         self.display_name = display_name
         self.settings = settings
+        self.budget = budget if budget is not None else Budget()
         self._read_error = read_error
         self._is_auth_error = is_auth_error
         self._is_retryable = is_retryable
+        self._pacing = BudgetPacing(
+            display_name, self.budget, read_budget, is_throttle, settings.http_max_retry_delay_seconds
+        )
         conditions = [self._retry_predicate] + ([retry_condition] if retry_condition else [])
-        self._retrying = Client(
+        self._retrying = PacedClient(
+            self._pacing,
             raise_for_status=False,
             request_timeout=settings.http_timeout_seconds,
             request_max_attempts=settings.http_max_attempts,
@@ -103,7 +126,7 @@ class PlatformHTTP:
     def _retry_predicate(self, response: requests.Response | None, exception: BaseException | None) -> bool:
         if response is None:
             return False
-        body = _json_or_none(response)
+        body = json_or_none(response)
         return self._is_retryable(response, body) or _is_cut_short(response, body)
 
     def client(
@@ -129,7 +152,7 @@ class PlatformHTTP:
 
     @property
     def hooks(self) -> dict[str, list[Callable[..., None]]]:
-        """Response hooks for ``paginate``/``get``/``post`` that raise domain errors."""
+        """Response hooks for ``paginate``/``get``/``post`` that pace on the budget and raise domain errors."""
         return {"response": [self.check]}
 
     def error(self, kind: type[PlatformError], reason: str) -> PlatformError:
@@ -137,12 +160,15 @@ class PlatformHTTP:
         return kind(self.platform, self.display_name, reason)
 
     def check(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        """Raise the domain error a final response stands for; return quietly when it is fine."""
-        body = _json_or_none(response)
+        """Record what the answer says of the budget (pausing if it asks), then raise the domain error a final
+        response stands for; return quietly when it is fine."""
+        body = json_or_none(response)
+        retryable = self._is_retryable(response, body)
+        self._pacing.observe(response, body, throttled=retryable)
         reason = self._read_error(response, body)
         if reason is None and response.ok:
             return
-        if self._is_retryable(response, body):
+        if retryable:
             raise requests.HTTPError(f"{self.display_name}: HTTP {response.status_code}", response=response)
         self.raise_for(response, body, reason)
 
@@ -177,7 +203,7 @@ class PlatformHTTP:
         except requests.HTTPError as exc:
             if exc.response is None:
                 raise self.error(PlatformUnavailable, "the API failed without a response") from None
-            body = _json_or_none(exc.response)
+            body = json_or_none(exc.response)
             self.raise_for(exc.response, body, self._read_error(exc.response, body))
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise self.error(
@@ -191,10 +217,3 @@ class PlatformHTTP:
 def _is_cut_short(response: requests.Response, body: Any) -> bool:
     """A successful answer whose body is not whole JSON: a transfer cut short, worth another attempt like a drop."""
     return response.ok and body is None and bool(response.content)
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from pipelines import ga4, google_ads, meta_ads, shopify, tiktok_ads
 from pipelines.base import KINDS, ConnectionTestResult, Credentials, PlatformSpec
+from pipelines.budget import Budget
 from tally.errors import ConfigurationError, InvalidCredentials, InvalidPlatform, PlatformError
 from tally.settings import Settings
 
@@ -43,10 +44,15 @@ def parse_credentials(spec: PlatformSpec, raw: Any) -> Credentials:
         raise InvalidCredentials(f"Invalid credentials for {spec.display_name}: {'; '.join(problems)}") from None
 
 
-def check_connection(spec: PlatformSpec, credentials: Credentials, settings: Settings) -> ConnectionTestResult:
-    """Run the platform's connection test; a platform failure it did not turn into a result becomes one."""
+def check_connection(
+    spec: PlatformSpec, credentials: Credentials, settings: Settings, budget: Budget | None = None
+) -> ConnectionTestResult:
+    """Run the platform's connection test; a platform failure it did not turn into a result becomes one.
+
+    ``budget`` collects what the platform says of its call budget while it answers (for the connection's health).
+    """
     try:
-        return spec.test_connection(credentials, settings)
+        return spec.test_connection(credentials, settings, budget)
     except PlatformError as exc:
         return ConnectionTestResult(success=False, error=exc.message)
 

@@ -6,7 +6,9 @@ import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
-ACTIVE_STATUSES = ("active", "error")
+# Connected statuses: ``warning`` is a working connection whose token expires within 7 days or lacks a needed scope
+# (its loads go on); ``error`` one whose last test or load failed. ``disconnected`` is the only other.
+ACTIVE_STATUSES = ("active", "warning", "error")
 
 connections = sa.Table(
     "connections",
@@ -33,6 +35,9 @@ connections = sa.Table(
     sa.Column("timezone", sa.String(64), nullable=True),
     sa.Column("scopes", sa.JSON, nullable=False),
     sa.Column("token_expires_at", sa.DateTime(timezone=True), nullable=True),
+    # What the latest test or load found of the connection's health (migration 0011): {token_expires_at,
+    # missing_scopes, rate_limit, checked_at}; null until checked. Never a credential.
+    sa.Column("health", sa.JSON, nullable=True),
     # Fernet token of the credentials object; NULL once the connection is disconnected.
     sa.Column("credentials_encrypted", sa.Text, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

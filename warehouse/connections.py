@@ -27,6 +27,7 @@ PUBLIC_COLUMNS = [
     connections.c.display_name,
     connections.c.scopes,
     connections.c.token_expires_at,
+    connections.c.health,
     connections.c.created_at,
     connections.c.updated_at,
 ]
@@ -34,6 +35,25 @@ PUBLIC_COLUMNS = [
 # A row that is still a live connection (not disconnected, credentials kept): what a write made after a slow
 # platform call or a run may touch.
 STILL_CONNECTED = connections.c.status.in_(ACTIVE_STATUSES) & connections.c.credentials_encrypted.is_not(None)
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """What a connection test or load found of a connection's health, as stored (never a credential).
+
+    ``health`` is ``pipelines.health.health_facts``; ``warning`` says whether it needs attention (a token expiring
+    within 7 days or a needed scope missing), which makes a working connection's status ``warning``.
+    """
+
+    health: dict[str, Any]
+    scopes: list[str]
+    token_expires_at: datetime | None
+    warning: bool
+
+
+def working_status(warning: bool) -> str:
+    """The status of a connection that works: ``warning`` when its health needs attention, else ``active``."""
+    return "warning" if warning else "active"
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,8 @@ class NewConnection:
     scopes: list[str]
     token_expires_at: datetime | None
     credentials_encrypted: str
+    health: dict[str, Any] | None = None
+    warning: bool = False
 
 
 def now() -> datetime:
@@ -111,16 +133,17 @@ def insert_connection(db: sa.Connection, new: NewConnection) -> dict[str, Any]:
     ensure_not_connected(db, new.company_id, new.platform)
     stamp = now()
     connection_id = str(uuid.uuid4())
+    values = {name: value for name, value in new.__dict__.items() if name != "warning"}
     try:
         with db.begin_nested():
             db.execute(
                 connections.insert().values(
                     id=connection_id,
-                    status="active",
+                    status=working_status(new.warning),
                     connected_at=stamp,
                     created_at=stamp,
                     updated_at=stamp,
-                    **new.__dict__,
+                    **values,
                 )
             )
     except sa.exc.IntegrityError:
@@ -138,16 +161,36 @@ def disconnect_connection(db: sa.Connection, company_id: str, connection_id: str
     _update(db, company_id, connection_id, status="disconnected", credentials_encrypted=None)
 
 
-def record_test_result(db: sa.Connection, company_id: str, connection_id: str, error: str | None) -> None:
-    """Remember a health check: a failure's reason (credentials kept), or a pass that clears it and reactivates.
+def record_test_result(
+    db: sa.Connection, company_id: str, connection_id: str, error: str | None, check: HealthCheck | None = None
+) -> None:
+    """Remember a health check: a failure's reason (credentials kept), or a pass that clears it and reactivates
+    (``warning`` when its health needs attention), storing what the pass found of the connection's health.
 
     Only while the connection is still connected: the check ran outside any transaction, and one disconnected
     meanwhile stays disconnected (``ConnectionNotFound``, as for any connection not active).
     """
     values: dict[str, Any] = {"last_sync_error": error}
     if error is None:
-        values["status"] = "active"
+        values["status"] = working_status(check is not None and check.warning)
+    if check is not None:
+        values |= _health_values(check)
     _update(db, company_id, connection_id, STILL_CONNECTED, not_found="Connection not found or not active", **values)
+
+
+def record_health(db: sa.Connection, connection_id: str, check: HealthCheck) -> None:
+    """Store what a load found of the connection's health; a working connection's status follows it (``warning``
+    or ``active``), one in ``error`` stays so until a load or test passes. Only while it is still connected."""
+    status = sa.case((connections.c.status == "error", "error"), else_=working_status(check.warning))
+    db.execute(
+        connections.update()
+        .where(connections.c.id == connection_id, STILL_CONNECTED)
+        .values(status=status, updated_at=now(), **_health_values(check))
+    )
+
+
+def _health_values(check: HealthCheck) -> dict[str, Any]:
+    return {"health": check.health, "scopes": check.scopes, "token_expires_at": check.token_expires_at}
 
 
 def _update(
@@ -203,13 +246,15 @@ def record_sync(
     error: str | None,
     auth_failed: bool = False,
     loaded_through: date | None = None,
+    warning: bool = False,
 ) -> None:
     """A run's outcome: success stamps ``last_synced_at``, clears the error and moves ``loaded_through`` forward to
-    the last day the load covered (a re-pull of older days leaves it); an auth failure sets ``error``."""
+    the last day the load covered (a re-pull of older days leaves it), the status ``warning`` when the load found
+    the connection's health needing attention, else ``active``; an auth failure sets ``error``."""
     values: dict[str, Any] = {"last_sync_error": error, "updated_at": now()}
     if error is None:
         values["last_synced_at"] = now()
-        values["status"] = "active"
+        values["status"] = working_status(warning)
         if loaded_through is not None:
             values["loaded_through"] = later_day(connections.c.loaded_through, loaded_through)
     elif auth_failed:

@@ -2,8 +2,13 @@
 
 Loading is two steps, so that only writing holds the DuckDB writer slot: ``fetch_platform`` reads the client's
 connection, decrypts its credentials inside the run (never in run config), fetches the days from the platform and
-normalises them to dlt load packages; ``write_platform`` loads them into ``raw_<platform>`` and removes rows of
+normalises them to dlt load packages, then checks the connection's health (token expiry, scopes, the budget the
+platform reported) and stores it; ``write_platform`` loads them into ``raw_<platform>`` and removes rows of
 those days the platform no longer returns, so a re-run replaces exactly that client's days.
+
+Every wait made for the platform's budget (a throttle's ``Retry-After``, Google's ``retryDelay``, Meta's time to
+regain access, a nearly full Shopify bucket) is in the materializations' metadata: ``budget_wait_s`` in all and
+``budget_waits``, each wait's seconds and the platform's reason.
 """
 
 import contextlib
@@ -18,6 +23,7 @@ from typing import Any, NoReturn
 import dagster as dg
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from orchestration.connection_health import check_health
 from orchestration.partitions import (
     CLIENT_SHARDS,
     ClientDays,
@@ -27,6 +33,7 @@ from orchestration.partitions import (
     shard_name,
 )
 from orchestration.resources import TallyResource
+from pipelines.budget import Budget, BudgetWait
 from pipelines.loading import platform_pipeline
 from pipelines.registry import PLATFORMS, get_platform
 from tally.errors import PlatformAuthError, PlatformError
@@ -129,6 +136,10 @@ class FetchedDays:
     row_counts: dict[str, int]
     duration_s: float
     skipped: str | None = None
+    budget_waits: tuple[BudgetWait, ...] = ()
+    # Whether the connection's health needs attention (its status is then ``warning``), and its warnings.
+    warning: bool = False
+    health_warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,11 @@ class WrittenDays:
             "write_duration_s": self.duration_s,
             "revisions": self.changes.revisions,
             "unchanged_days": len(self.changes.unchanged_days),
+            "budget_wait_s": round(sum(wait.seconds for wait in fetched.budget_waits), 3),
+            "budget_waits": dg.MetadataValue.json(
+                [{"seconds": wait.seconds, "reason": wait.reason} for wait in fetched.budget_waits]
+            ),
+            "health_warnings": dg.MetadataValue.json(list(fetched.health_warnings)),
         }
         return {table: {"rows": fetched.row_counts.get(table, 0), **common} for table in RAW_TABLES[fetched.platform]}
 
@@ -182,6 +198,7 @@ def fetch_platform(
     credentials = spec.credentials_model.model_validate(tally.vault().decrypt(connection["credentials_encrypted"]))
     pipeline = platform_pipeline(platform, span.company_id, tally.settings, working_dir=working_dir)
     row_counts: dict[str, int] = {}
+    budget = Budget()
     try:
         for chunk in day_chunks(span, FETCH_CHUNK_DAYS):
             source = spec.source(
@@ -190,6 +207,7 @@ def fetch_platform(
                 end_date=chunk.end,
                 company_id=span.company_id,
                 settings=tally.settings,
+                budget=budget,
             )
             pipeline.extract(source)
             for table, count in pipeline.normalize().row_counts.items():
@@ -200,6 +218,10 @@ def fetch_platform(
     except PipelineStepFailed as exc:
         shutil.rmtree(working_dir / pipeline.pipeline_name, ignore_errors=True)
         _fail(tally, spec.display_name, connection["id"], exc)
+    warning, warnings = check_health(context, tally, spec, credentials, connection, budget)
+    if budget.waits:
+        reasons = "; ".join(f"{wait.seconds} s: {wait.reason}" for wait in budget.waits)
+        context.log.info(f"{platform}: waited {budget.waited_seconds()} s for the platform's budget ({reasons})")
     return FetchedDays(
         platform,
         span,
@@ -208,6 +230,9 @@ def fetch_platform(
         str(working_dir),
         row_counts,
         round(time.monotonic() - started, 2),
+        budget_waits=tuple(budget.waits),
+        warning=warning,
+        health_warnings=tuple(warnings),
     )
 
 
@@ -239,7 +264,7 @@ def write_platform(context: dg.OpExecutionContext, tally: TallyResource, fetched
     if changes.revisions:
         context.log.info(f"{fetched.platform}: the re-pull revised {changes.revisions} numbers of {span.company_id}")
     with tally.app_engine().begin() as db:
-        store.record_sync(db, fetched.connection_id, None, loaded_through=span.end)
+        store.record_sync(db, fetched.connection_id, None, loaded_through=span.end, warning=fetched.warning)
     return WrittenDays(fetched, round(time.monotonic() - started, 2), changes)
 
 

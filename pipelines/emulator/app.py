@@ -44,9 +44,11 @@ def clear_faults(request: Request) -> dict[str, bool]:
 
 
 @control.get("/requests/{platform}/{account_id}")
-def request_count(platform: str, account_id: str, request: Request) -> dict[str, int]:
-    """How many requests an account has received, retries included."""
-    return {"requests": emulator_state(request).requests[(platform, account_id)]}
+def request_count(platform: str, account_id: str, request: Request) -> dict[str, int | list[float]]:
+    """How many requests an account has received, retries included, and when each arrived (epoch seconds)."""
+    state = emulator_state(request)
+    key = (platform, account_id)
+    return {"requests": state.requests[key], "arrivals": state.arrivals.get(key, [])}
 
 
 @control.put("/today")

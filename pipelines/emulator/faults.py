@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -58,6 +59,26 @@ class FaultPlan(BaseModel):
         le=50,
         description="Account-level totals disagree with the campaign rows by this percentage (every metric).",
     )
+    token_expires_in_days: float | None = Field(
+        default=None,
+        ge=-30,
+        le=3650,
+        description="The token expires this many days from now (Meta's debug_token, Google's refresh token); "
+        "unset: it never expires.",
+    )
+    missing_scopes: list[str] = Field(
+        default_factory=list, description="Scopes the token lacks (declined, left out of the granted list)."
+    )
+    budget_used_pct: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="The share of the call budget the platform reports used (Meta's usage headers, Shopify's "
+        "call limit, GA4's propertyQuota); unset: a small share.",
+    )
+    budget_regain_minutes: int = Field(
+        default=0, ge=0, le=60, description="Meta's estimated_time_to_regain_access reported with the usage."
+    )
 
 
 class Restatement(BaseModel):
@@ -91,6 +112,8 @@ class EmulatorState:
 
     faults: dict[tuple[str, str], FaultPlan] = field(default_factory=dict)
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # When each request of an account arrived (seconds since the epoch), so a test can see how long a client waited.
+    arrivals: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     metric_calls: Counter[tuple[str, str]] = field(default_factory=Counter)
     restatements: dict[tuple[str, str], dict[tuple[str, date], Restatement]] = field(default_factory=dict)
     today: date | None = None
@@ -106,6 +129,7 @@ class EmulatorState:
     async def gate(self, platform: str, account_id: str, token: str | None, errors: PlatformErrors) -> Response | None:
         """The error response this request gets before any data, or None to go on."""
         self.requests[(platform, account_id)] += 1
+        self.arrivals.setdefault((platform, account_id), []).append(time.time())
         plan = self.plan(platform, account_id)
         if plan.delay_seconds:
             await asyncio.sleep(plan.delay_seconds)

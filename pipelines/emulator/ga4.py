@@ -13,7 +13,9 @@ Quirks kept from the real APIs:
   numbers (``limit`` 10,000 by default, at most 250,000 a page);
 - every value is a string, ``date`` is ``YYYYMMDD`` in the property's time zone, ``metricHeaders`` carry types,
   ``metadata`` the currency and time zone; rows whose metrics are all zero are dropped, and with no rows at all
-  ``rows`` and ``rowCount`` are absent.
+  ``rows`` and ``rowCount`` are absent;
+- with ``returnPropertyQuota: true`` the answer carries ``propertyQuota`` (tokens per day and per hour, consumed
+  and remaining, of a standard property's 200,000 and 40,000), as used as the ``budget_used_pct`` fault says.
 
 A property id starting with ``49`` is a euro property in Berlin (the ids are digits, so the ``eur`` rule of
 ``synthetic.account`` cannot name one). Traffic is a pure function of the property id and the day: a handful of
@@ -339,6 +341,27 @@ def property_level(state: EmulatorState, property_id: str, row: dict[str, Any]) 
     return {**row, "metricValues": values}
 
 
+DAILY_TOKENS, HOURLY_TOKENS = 200_000, 40_000
+# What a property has spent of its quotas when no test said otherwise.
+USUAL_USED_PCT = 0.5
+
+
+def property_quota(state: EmulatorState, property_id: str) -> dict[str, Any]:
+    """The ``propertyQuota`` of a report: the daily and hourly tokens at the share used the fault plan names."""
+    used_pct = state.plan(PLATFORM, property_id).budget_used_pct
+    share = (USUAL_USED_PCT if used_pct is None else used_pct) / 100
+
+    def quota(total: int) -> dict[str, int]:
+        consumed = round(total * share)
+        return {"consumed": consumed, "remaining": total - consumed}
+
+    return {
+        "tokensPerDay": quota(DAILY_TOKENS),
+        "tokensPerHour": quota(HOURLY_TOKENS),
+        "concurrentRequests": {"consumed": 0, "remaining": 10},
+    }
+
+
 def report_page(state: EmulatorState, property_id: str, body: Any) -> dict[str, Any]:
     """One page of the report a body asks for, with late key events when that fault is on."""
     report = parse_report(body, state.current_date())
@@ -360,6 +383,7 @@ def report_page(state: EmulatorState, property_id: str, body: Any) -> dict[str, 
         **({"rows": page} if page else {}),
         **({"rowCount": len(rows)} if rows else {}),
         "metadata": {"currencyCode": account.currency, "timeZone": account.timezone},
+        **({"propertyQuota": property_quota(state, property_id)} if body.get("returnPropertyQuota") else {}),
         "kind": "analyticsData#runReport",
     }
 

@@ -1,7 +1,7 @@
 """Meta's Marketing API (Graph API) as Tally calls it, served under ``/{version}`` (``/v23.0/act_123/insights``).
 
-Routes: ``GET /act_{id}`` (the ad account node), ``GET /act_{id}/insights``, ``GET /act_{id}/campaigns`` and
-``GET /me/permissions``. Quirks kept from the real API:
+Routes: ``GET /act_{id}`` (the ad account node), ``GET /act_{id}/insights``, ``GET /act_{id}/campaigns``,
+``GET /me/permissions`` and ``GET /debug_token``. Quirks kept from the real API:
 
 - the token comes as ``Authorization: Bearer`` (or ``OAuth``) or as the ``access_token`` query parameter;
   errors use Meta's envelope ``{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}``: code
@@ -17,7 +17,18 @@ Routes: ``GET /act_{id}`` (the ad account node), ``GET /act_{id}/insights``, ``G
   a ``link_click``; ``actions``/``action_values`` are absent, not empty, when nothing happened;
 - campaign budgets are strings in the currency's minor units, absent when the campaign has none.
 
-``/me/permissions`` belongs to no ad account: its faults and request count are kept under the account ``me``.
+- every ad account answer reports the budget in ``X-Business-Use-Case-Usage`` (``{"<id>": [{"type",
+  "call_count", "total_cputime", "total_time", "estimated_time_to_regain_access"}]}``, percentages and minutes)
+  and ``X-Ad-Account-Usage`` (``{"acc_id_util_pct", "reset_time_duration", "ads_api_access_tier"}``): 1% used,
+  or what the account's ``budget_used_pct`` and ``budget_regain_minutes`` faults say;
+- ``debug_token?input_token=...`` answers ``{"data": {"app_id", "type", "application", "expires_at",
+  "data_access_expires_at", "is_valid", "issued_at", "scopes", "user_id"}}``; both expiries 0 (a system user's
+  token never expires) unless the ``token_expires_in_days`` fault makes it a user's token, expiring then, whose
+  data access lasts 90 days. The ``missing_scopes`` fault takes scopes out of ``scopes`` and declines them in
+  ``/me/permissions``.
+
+``/me/permissions`` and ``/debug_token`` belong to no ad account: their faults and request count are kept under
+the account ``me``.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ import base64
 import json
 import secrets
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -73,6 +84,11 @@ ACCOUNT_INSIGHT_FIELDS = (
 )
 PURCHASE_ACTION_TYPES = ("offsite_conversion.fb_pixel_purchase", "omni_purchase", "purchase")
 PERMISSIONS = (("ads_read", "granted"), ("ads_management", "declined"), ("business_management", "granted"))
+TOKEN_ACCOUNT = "me"
+APP_ID = "1000000000000001"
+DATA_ACCESS_DAYS = 90
+# What an ad account has used of its budget when no test said otherwise, in percent.
+USUAL_USAGE_PCT = 1
 LATE_ORDER_VALUE = Decimal("45.00")  # what each late-attributed purchase adds to the purchase value
 
 router = APIRouter(prefix="/{version}", tags=["meta_ads"])
@@ -144,16 +160,39 @@ def request_token(request: Request) -> str | None:
 
 
 async def respond(request: Request, account_id: str, build: Callable[[EmulatorState], dict[str, Any]]) -> Response:
-    """Gate the request, then answer with ``build``'s body, or code 100 when a parameter is refused."""
+    """Gate the request, then answer with ``build``'s body, or code 100 when a parameter is refused; every answer
+    of an ad account reports its budget in Meta's usage headers."""
     state: EmulatorState = request.app.state.emulator
     refused = await state.gate(PLATFORM, account_id, request_token(request), MetaErrors(state))
-    if refused is not None:
-        return refused
-    try:
-        body = build(state)
-    except GraphError as exc:
-        return state.answer(PLATFORM, account_id, error_body(str(exc), 100), status_code=400)
-    return state.answer(PLATFORM, account_id, body)
+    if refused is None:
+        try:
+            body = build(state)
+        except GraphError as exc:
+            refused = state.answer(PLATFORM, account_id, error_body(str(exc), 100), status_code=400)
+        else:
+            refused = state.answer(PLATFORM, account_id, body)
+    if account_id != TOKEN_ACCOUNT:
+        for name, value in usage_headers(state, account_id).items():
+            refused.headers.setdefault(name, value)
+    return refused
+
+
+def usage_headers(state: EmulatorState, account_id: str) -> dict[str, str]:
+    """Meta's two usage headers for an ad account, at the share used its fault plan names."""
+    plan = state.plan(PLATFORM, account_id)
+    used = USUAL_USAGE_PCT if plan.budget_used_pct is None else round(plan.budget_used_pct)
+    regain = plan.budget_regain_minutes
+    business = [
+        {
+            "type": "ads_insights",
+            "call_count": used,
+            "total_cputime": max(1, used // 2),
+            "total_time": max(1, used // 2),
+            "estimated_time_to_regain_access": regain,
+        }
+    ]
+    account = {"acc_id_util_pct": used, "reset_time_duration": regain * 60, "ads_api_access_tier": "standard_access"}
+    return {"x-business-use-case-usage": json.dumps({account_id: business}), "x-ad-account-usage": json.dumps(account)}
 
 
 def wanted_fields(raw: str | None, always: tuple[str, ...]) -> tuple[str, ...]:
@@ -232,11 +271,50 @@ def account_node(state: EmulatorState, account_id: str) -> dict[str, Any]:
     }
 
 
+def permission_list(state: EmulatorState) -> list[tuple[str, str]]:
+    """Each permission and its status, those a test took away declined."""
+    missing = state.plan(PLATFORM, TOKEN_ACCOUNT).missing_scopes
+    return [(name, "declined" if name in missing else status) for name, status in PERMISSIONS]
+
+
 @router.get("/me/permissions")
 async def permissions(request: Request, version: str) -> Response:
     """The permissions the token's user (or system user) granted or declined."""
-    listed = [{"permission": name, "status": status} for name, status in PERMISSIONS]
-    return await respond(request, "me", lambda state: {"data": listed})
+
+    def build(state: EmulatorState) -> dict[str, Any]:
+        return {"data": [{"permission": name, "status": status} for name, status in permission_list(state)]}
+
+    return await respond(request, TOKEN_ACCOUNT, build)
+
+
+@router.get("/debug_token")
+async def debug_token(request: Request, version: str, input_token: str | None = None) -> Response:
+    """What Meta knows of the token named by ``input_token``: its expiry, data access expiry and scopes."""
+
+    def build(state: EmulatorState) -> dict[str, Any]:
+        if not input_token:
+            raise GraphError("(#100) The parameter input_token is required")
+        plan = state.plan(PLATFORM, TOKEN_ACCOUNT)
+        now = datetime.now(UTC) if state.today is None else datetime.combine(state.today, time(12), UTC)
+        days = plan.token_expires_in_days
+        expires_at = 0 if days is None else int((now + timedelta(days=days)).timestamp())
+        # A system user's token never expires and neither does its data access; a user's data access lasts 90 days.
+        data_access = 0 if days is None else int((now + timedelta(days=DATA_ACCESS_DAYS)).timestamp())
+        granted = [name for name, status in permission_list(state) if status == "granted"]
+        data = {
+            "app_id": APP_ID,
+            "type": "SYSTEM_USER" if days is None else "USER",
+            "application": "Tally",
+            "data_access_expires_at": data_access,
+            "expires_at": expires_at,
+            "is_valid": True,
+            "issued_at": int((now - timedelta(days=1)).timestamp()),
+            "scopes": granted,
+            "user_id": "10000000000000001",
+        }
+        return {"data": data}
+
+    return await respond(request, TOKEN_ACCOUNT, build)
 
 
 @router.get("/act_{account_id}")

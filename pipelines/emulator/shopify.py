@@ -12,7 +12,9 @@ real API) and ``GET /admin/api/{version}/orders.json``. Quirks kept from the rea
   The cursor carries the first request's filters, and a ``page_info`` request that repeats a filter is a 400;
 - amounts are decimal strings in the shop currency, ids integers, timestamps in the shop's UTC offset;
 - a token starting with ``limited`` lacks ``read_all_orders``: its scopes say so and it sees only orders created
-  in the last 60 days.
+  in the last 60 days (as does a store whose fault plan names ``read_all_orders`` in ``missing_scopes``);
+- every answer says how full the store's 40-call bucket is in ``X-Shopify-Shop-Api-Call-Limit`` (``1/40``, or
+  the share the ``budget_used_pct`` fault names).
 
 Orders are a pure function of the shop handle and the shop-local day (``orders_on``), so tests can recompute them.
 """
@@ -188,6 +190,9 @@ def _order(r: random.Random, account: synthetic.Account, order_id: int, created:
     }
 
 
+BUCKET_SIZE = 40
+
+
 def _state(request: Request) -> EmulatorState:
     return request.app.state.emulator
 
@@ -198,16 +203,24 @@ async def _refused(request: Request, shop: str) -> Response | None:
 
 def _answer(request: Request, shop: str, version: str | None, payload: Any, status_code: int = 200) -> Response:
     response = _state(request).answer(PLATFORM, shop, payload, status_code)
-    response.headers["X-Shopify-Shop-Api-Call-Limit"] = "1/40"
+    response.headers["X-Shopify-Shop-Api-Call-Limit"] = _call_limit(_state(request), shop)
     if version:
         response.headers["X-Shopify-API-Version"] = version
     return response
 
 
+def _call_limit(state: EmulatorState, shop: str) -> str:
+    """The bucket's fill as Shopify writes it: one call of 40, or the share a test asked for."""
+    used_pct = state.plan(PLATFORM, shop).budget_used_pct
+    used = 1 if used_pct is None else max(1, round(BUCKET_SIZE * used_pct / 100))
+    return f"{used}/{BUCKET_SIZE}"
+
+
 def _scopes(request: Request) -> list[str]:
     token = request.headers.get(TOKEN_HEADER, "")
     full_history = [] if token.startswith(LIMITED_TOKEN_PREFIX) else ["read_all_orders"]
-    return ["read_orders", *full_history, "read_products"]
+    missing = _state(request).plan(PLATFORM, request.path_params.get("shop", "")).missing_scopes
+    return [scope for scope in ("read_orders", *full_history, "read_products") if scope not in missing]
 
 
 @router.get("/api/{version}/shop.json")

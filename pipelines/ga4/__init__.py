@@ -10,7 +10,7 @@ from __future__ import annotations
 from pipelines.base import PlatformSpec, RawTable
 from pipelines.ga4.client import test_connection
 from pipelines.ga4.credentials import GA4Credentials
-from pipelines.ga4.settings import DISPLAY_NAME, ICON, KIND, LOOKBACK_DAYS, PLATFORM
+from pipelines.ga4.settings import DISPLAY_NAME, ICON, KIND, LOOKBACK_DAYS, NEEDED_SCOPES, PLATFORM
 from pipelines.ga4.source import source
 
 SPEC = PlatformSpec(
@@ -24,6 +24,7 @@ SPEC = PlatformSpec(
     source=source,
     kind=KIND,
     lookback_days=LOOKBACK_DAYS,
+    needed_scopes=NEEDED_SCOPES,
     raw_tables=(
         RawTable("traffic_daily", "GA4 sessions, key events and revenue per day, session campaign and source/medium."),
     ),

@@ -4,13 +4,15 @@ The access token comes from Google's token endpoint (a service account's signed 
 token, ``pipelines.google_oauth``) and travels in the ``Authorization`` header only, set by the request's auth so
 dlt's request log never shows it. Errors come in Google's envelope ``{"error": {"code", "message", "status"}}``;
 429 (``RESOURCE_EXHAUSTED``, property token quotas) and 5xx are retried by dlt's session, honouring Retry-After.
+Each report asks for ``returnPropertyQuota``: its ``propertyQuota`` (tokens per day and per hour, consumed and
+remaining) is GA4's reading of the property's budget.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 import requests
@@ -18,12 +20,14 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import OffsetPaginator
 
 from pipelines.base import ConnectionTestResult
+from pipelines.budget import Budget, BudgetReading
 from pipelines.ga4.credentials import GA4Credentials
 from pipelines.ga4.settings import (
     API_VERSION,
     AUTH_ERROR_STATUSES,
     DISPLAY_NAME,
     PLATFORM,
+    QUOTA_SHARES,
     REPORT_DIMENSIONS,
     REPORT_METRICS,
     SCOPE,
@@ -66,9 +70,33 @@ def is_auth_error(response: requests.Response, body: Any) -> bool:
     return response.status_code in (401, 403) or error.get("status") in AUTH_ERROR_STATUSES
 
 
-def ga4_http(settings: Settings) -> PlatformHTTP:
-    """The shared HTTP layer speaking Google's errors."""
-    return PlatformHTTP(PLATFORM, DISPLAY_NAME, settings, read_error, is_auth_error)
+def read_budget(response: requests.Response, body: Any) -> BudgetReading | None:
+    """A report's ``propertyQuota`` as a reading: the larger share used of the daily and hourly tokens."""
+    quota = body.get("propertyQuota") if isinstance(body, dict) else None
+    if not isinstance(quota, dict):
+        return None
+    shares = {name: _share_used(quota.get(name)) for name in QUOTA_SHARES}
+    used = [share for share in shares.values() if share is not None]
+    if not used:
+        return None
+    source = max((name for name, share in shares.items() if share is not None), key=lambda name: shares[name] or 0)
+    return BudgetReading(source=f"propertyQuota.{source}", used_pct=max(used), detail=quota)
+
+
+def _share_used(entry: Any) -> float | None:
+    """The percentage of one quota consumed, from its ``consumed`` and ``remaining``."""
+    if not isinstance(entry, dict):
+        return None
+    consumed, remaining = entry.get("consumed") or 0, entry.get("remaining") or 0
+    total = consumed + remaining
+    return 100.0 * consumed / total if total else None
+
+
+def ga4_http(settings: Settings, budget: Budget | None = None) -> PlatformHTTP:
+    """The shared HTTP layer speaking Google's errors, reporting to ``budget``."""
+    return PlatformHTTP(
+        PLATFORM, DISPLAY_NAME, settings, read_error, is_auth_error, read_budget=read_budget, budget=budget
+    )
 
 
 def access_token(http: PlatformHTTP, credentials: GA4Credentials) -> AccessToken:
@@ -103,9 +131,11 @@ def read_property(http: PlatformHTTP, client: RESTClient, property_id: str) -> P
         raise http.error(PlatformResponseError, "the Admin API answered without currencyCode and timeZone") from None
 
 
-def test_connection(credentials: GA4Credentials, settings: Settings) -> ConnectionTestResult:
+def test_connection(
+    credentials: GA4Credentials, settings: Settings, budget: Budget | None = None
+) -> ConnectionTestResult:
     """Get a token and read the property; Google's refusal becomes the result's error."""
-    http = ga4_http(settings)
+    http = ga4_http(settings, budget)
     try:
         token = access_token(http, credentials)
         found = read_property(http, admin_client(http, token), credentials.property_id)
@@ -118,7 +148,7 @@ def test_connection(credentials: GA4Credentials, settings: Settings) -> Connecti
         currency=found.currency,
         timezone=found.timezone,
         scopes=token.scopes,
-        token_expires_at=datetime.now(UTC) + timedelta(seconds=token.expires_in) if token.expires_in else None,
+        token_expires_at=token.credential_expires_at,
     )
 
 
@@ -145,6 +175,7 @@ def report_request(start_date: date, end_date: date) -> dict[str, Any]:
         "dimensions": [{"name": name} for name in REPORT_DIMENSIONS],
         "metrics": [{"name": name} for name in REPORT_METRICS],
         "keepEmptyRows": False,
+        "returnPropertyQuota": True,
     }
 
 

@@ -10,6 +10,9 @@ ICON = "google-analytics"
 KIND = "analytics"
 API_VERSION = "v1beta"
 SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
+NEEDED_SCOPES = {SCOPE: "the property's traffic cannot be loaded"}
+# The quotas of a report's propertyQuota read as the property's budget.
+QUOTA_SHARES = ("tokensPerDay", "tokensPerHour")
 
 # Sync lookback (DESIGN.md section 4): GA4 finishes processing a day within about 24 to 48 hours.
 LOOKBACK_DAYS = 3

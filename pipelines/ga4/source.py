@@ -26,6 +26,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from pipelines.base import date_range_params
+from pipelines.budget import Budget
 from pipelines.ga4.client import (
     Property,
     access_token,
@@ -56,13 +57,19 @@ class PropertyReport:
     """
 
     def __init__(
-        self, credentials: GA4Credentials, start_date: date, end_date: date, company_id: str, settings: Settings
+        self,
+        credentials: GA4Credentials,
+        start_date: date,
+        end_date: date,
+        company_id: str,
+        settings: Settings,
+        budget: Budget | None = None,
     ) -> None:
         date_range_params(start_date, end_date)
         self.start_date, self.end_date, self.company_id = start_date, end_date, company_id
         self.credentials = credentials
         self.property_id = credentials.property_id
-        self.http = ga4_http(settings)
+        self.http = ga4_http(settings, budget)
 
     @cached_property
     def token(self) -> AccessToken:
@@ -105,11 +112,16 @@ def traffic_daily(report: PropertyReport) -> Iterator[pa.Table]:
 
 @dlt.source(name="ga4", max_table_nesting=0)
 def source(
-    credentials: GA4Credentials, start_date: date, end_date: date, company_id: str, settings: Settings
+    credentials: GA4Credentials,
+    start_date: date,
+    end_date: date,
+    company_id: str,
+    settings: Settings,
+    budget: Budget | None = None,
 ) -> DltResource:
     """A property's daily traffic per session campaign and source/medium for the local days start..end.
 
     The credentials are passed in, never resolved from dlt config, and only the token request and the request's
     auth read the secrets.
     """
-    return traffic_daily(PropertyReport(credentials, start_date, end_date, company_id, settings))
+    return traffic_daily(PropertyReport(credentials, start_date, end_date, company_id, settings, budget))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pipelines.base import PlatformSpec, RawTable
 from pipelines.google_ads.client import test_connection
 from pipelines.google_ads.credentials import GoogleAdsCredentials
-from pipelines.google_ads.settings import DISPLAY_NAME, ICON, LOOKBACK_DAYS, PLATFORM
+from pipelines.google_ads.settings import DISPLAY_NAME, ICON, LOOKBACK_DAYS, NEEDED_SCOPES, PLATFORM
 from pipelines.google_ads.source import source
 
 SPEC = PlatformSpec(
@@ -27,6 +27,7 @@ SPEC = PlatformSpec(
     source=source,
     kind="ads",
     lookback_days=LOOKBACK_DAYS,
+    needed_scopes=NEEDED_SCOPES,
     raw_tables=(
         RawTable("campaign_daily", "Google Ads campaign metrics per local day (GAQL), money in micros."),
         RawTable("campaigns", "Google Ads campaigns: name, status, channel type, daily budget in micros."),

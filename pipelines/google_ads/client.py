@@ -6,14 +6,17 @@ auth, so dlt's request log never shows them. ``googleAds:search`` serves fixed p
 page is asked for by sending ``nextPageToken`` back as ``pageToken`` in the JSON body with the same query, and
 ``pageSize`` must never be sent. Errors come in Google's envelope whose ``details`` hold a ``GoogleAdsFailure``
 (``{"errors": [{"errorCode": {"authenticationError": "OAUTH_TOKEN_EXPIRED"}, "message": ...}]}``); quota errors
-are HTTP 429 ``RESOURCE_EXHAUSTED`` and, like 5xx, are retried by dlt's session honouring ``Retry-After``.
+are HTTP 429 ``RESOURCE_EXHAUSTED`` and, like 5xx, are retried by dlt's session, after the ``retryDelay`` of the
+failure's ``quotaErrorDetails`` (a protobuf Duration, ``"30s"``) when ``Retry-After`` is absent. Google Ads says
+nothing of its budget until it is spent, so a quota error is the only budget reading it gives.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 import requests
@@ -21,6 +24,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
 from pipelines.base import ConnectionTestResult, date_range_params
+from pipelines.budget import Budget, BudgetReading
 from pipelines.google_ads.credentials import GoogleAdsCredentials
 from pipelines.google_ads.settings import (
     AUTH_ERROR_KINDS,
@@ -40,6 +44,7 @@ FAILURE_TYPE = "errors.GoogleAdsFailure"
 REDACTED = "[redacted]"
 # Real tokens and secrets are long; scrubbing a value of a few characters would garble every message instead.
 MIN_SECRET_LENGTH = 8
+DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)s\s*$")
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,33 @@ def is_auth_error(response: requests.Response, body: Any) -> bool:
     )
 
 
+def quota_details(body: Any) -> dict[str, Any] | None:
+    """The ``quotaErrorDetails`` of a quota failure (``rateScope``, ``rateName``, ``retryDelay``), if any."""
+    for entry in failure_errors(body):
+        details = entry.get("details")
+        quota = details.get("quotaErrorDetails") if isinstance(details, dict) else None
+        if isinstance(quota, dict):
+            return quota
+    return None
+
+
+def read_budget(response: requests.Response, body: Any) -> BudgetReading | None:
+    """A quota error as a reading of a spent budget, with the wait its ``retryDelay`` asks for."""
+    framed = body[0] if isinstance(body, list) and body else body
+    quota_errors = [code for kind, code in error_codes(framed) if kind == "quotaError"]
+    if response.status_code != 429 and not quota_errors:
+        return None
+    quota = quota_details(framed) or {}
+    delay = DURATION.match(str(quota.get("retryDelay", "")))
+    return BudgetReading(
+        source="quotaError",
+        used_pct=100.0,
+        detail={"quota_error": quota_errors[0] if quota_errors else "RESOURCE_EXHAUSTED", **quota},
+        wait_s=float(delay.group(1)) if delay else None,
+        asked=f"retryDelay {quota['retryDelay']}" if delay else None,
+    )
+
+
 class GoogleAdsHTTP(PlatformHTTP):
     """The shared HTTP layer speaking Google Ads' errors, keeping every credential value out of its reasons.
 
@@ -99,8 +131,10 @@ class GoogleAdsHTTP(PlatformHTTP):
     of the credentials' secrets before it becomes an error, should that ever come back.
     """
 
-    def __init__(self, settings: Settings, secrets: list[str]) -> None:
-        super().__init__(PLATFORM, DISPLAY_NAME, settings, read_error, is_auth_error)
+    def __init__(self, settings: Settings, secrets: list[str], budget: Budget | None = None) -> None:
+        super().__init__(
+            PLATFORM, DISPLAY_NAME, settings, read_error, is_auth_error, read_budget=read_budget, budget=budget
+        )
         self._secrets = [secret for secret in secrets if len(secret) >= MIN_SECRET_LENGTH]
 
     def error(self, kind: type[PlatformError], reason: str) -> PlatformError:
@@ -110,9 +144,11 @@ class GoogleAdsHTTP(PlatformHTTP):
         return super().error(kind, reason)
 
 
-def google_ads_http(settings: Settings, credentials: GoogleAdsCredentials) -> GoogleAdsHTTP:
-    """The shared HTTP layer speaking Google Ads' errors for these credentials."""
-    return GoogleAdsHTTP(settings, credentials.secret_values())
+def google_ads_http(
+    settings: Settings, credentials: GoogleAdsCredentials, budget: Budget | None = None
+) -> GoogleAdsHTTP:
+    """The shared HTTP layer speaking Google Ads' errors for these credentials, reporting to ``budget``."""
+    return GoogleAdsHTTP(settings, credentials.secret_values(), budget)
 
 
 def access_token(http: GoogleAdsHTTP, credentials: GoogleAdsCredentials) -> AccessToken:
@@ -181,9 +217,11 @@ def read_customer(http: GoogleAdsHTTP, client: RESTClient, customer_id: str) -> 
     )
 
 
-def test_connection(credentials: GoogleAdsCredentials, settings: Settings) -> ConnectionTestResult:
+def test_connection(
+    credentials: GoogleAdsCredentials, settings: Settings, budget: Budget | None = None
+) -> ConnectionTestResult:
     """Get an access token and read the customer; Google's refusal becomes the result's error."""
-    http = google_ads_http(settings, credentials)
+    http = google_ads_http(settings, credentials, budget)
     try:
         token = access_token(http, credentials)
         customer = read_customer(http, api_client(http, credentials, token), credentials.customer_id)
@@ -196,5 +234,5 @@ def test_connection(credentials: GoogleAdsCredentials, settings: Settings) -> Co
         currency=customer.currency,
         timezone=customer.timezone,
         scopes=token.scopes,
-        token_expires_at=datetime.now(UTC) + timedelta(seconds=token.expires_in) if token.expires_in else None,
+        token_expires_at=token.credential_expires_at,
     )

@@ -9,6 +9,7 @@ DISPLAY_NAME = "Google Ads"
 ICON = "google-ads"
 # The one OAuth scope the Google Ads API accepts; the refresh grant asks for it alone.
 SCOPE = "https://www.googleapis.com/auth/adwords"
+NEEDED_SCOPES = {SCOPE: "campaign metrics cannot be loaded"}
 
 # Sync lookback (DESIGN.md section 4): conversions are credited to the click's day and restated for as long as
 # the conversion action's window (up to 90 days); 30 covers the default window.

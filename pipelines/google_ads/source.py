@@ -33,6 +33,7 @@ from dlt.sources import DltResource
 from dlt.sources.helpers.rest_client import RESTClient
 
 from pipelines.base import date_range_params
+from pipelines.budget import Budget
 from pipelines.google_ads.client import (
     Customer,
     access_token,
@@ -88,12 +89,18 @@ class CustomerReport:
     """
 
     def __init__(
-        self, credentials: GoogleAdsCredentials, start_date: date, end_date: date, company_id: str, settings: Settings
+        self,
+        credentials: GoogleAdsCredentials,
+        start_date: date,
+        end_date: date,
+        company_id: str,
+        settings: Settings,
+        budget: Budget | None = None,
     ) -> None:
         date_range_params(start_date, end_date)
         self.window, self.company_id = (start_date, end_date), company_id
         self.credentials = credentials
-        self.http = google_ads_http(settings, credentials)
+        self.http = google_ads_http(settings, credentials, budget)
 
     @cached_property
     def client(self) -> RESTClient:
@@ -149,11 +156,16 @@ def campaigns(report: CustomerReport) -> Iterator[pa.Table]:
 
 @dlt.source(name="google_ads", max_table_nesting=0)
 def source(
-    credentials: GoogleAdsCredentials, start_date: date, end_date: date, company_id: str, settings: Settings
+    credentials: GoogleAdsCredentials,
+    start_date: date,
+    end_date: date,
+    company_id: str,
+    settings: Settings,
+    budget: Budget | None = None,
 ) -> tuple[DltResource, ...]:
     """A customer's daily campaign metrics for the local days start_date..end_date, and its campaigns.
 
     The credentials are passed in, never resolved from dlt config, and only the request's auth reads the secrets.
     """
-    report = CustomerReport(credentials, start_date, end_date, company_id, settings)
+    report = CustomerReport(credentials, start_date, end_date, company_id, settings, budget)
     return campaign_daily(report), campaigns(report)

@@ -5,19 +5,26 @@ never shows it. Meta answers most errors with HTTP 400 and ``{"error": {"message
 "error_subcode", "fbtrace_id"}}``; its throttles (codes 4, 17, 32, 613, 80000-80014) come as 400 or 403 as
 often as 429, so they are retried by code whatever the status.
 
-The connection test does not call ``/debug_token`` for the token's expiry: that endpoint takes the token to
-inspect only as the ``input_token`` query parameter, which would put the token in a URL (dlt's DEBUG request
-log, proxies, server access logs). Sending it in a header instead would pass against an emulator taught to
-read it there but fail against Meta, a gap no test here could catch. ``token_expires_at`` stays unknown; an
-expired token still shows as code 190, subcode 463, on the next call.
+Its budget is reported on every answer: ``X-Business-Use-Case-Usage`` (per business, per use case: the shares of
+call count, CPU time and total time used, and ``estimated_time_to_regain_access`` in minutes) and
+``X-Ad-Account-Usage`` (``acc_id_util_pct``); over 90% is nearly spent, and a wait Meta asks for is made before
+the next call (``pipelines.budget``).
+
+The token's expiry comes from ``/debug_token``, which takes the token to inspect only as the ``input_token``
+query parameter (Meta has no other way): that one call goes through the bare retrying session, never through
+RESTClient (whose DEBUG request log prints URLs), urllib3's DEBUG line of its request is scrubbed of the
+parameter (``InputTokenScrubber``), and no exception text that might quote the URL is kept. It is advisory: when
+Meta refuses it (debug_token wants an app or app developer's token), the expiry stays unknown.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -26,6 +33,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import JSONLinkPaginator
 
 from pipelines.base import ConnectionTestResult, date_range_params
+from pipelines.budget import Budget, BudgetReading
 from pipelines.http import HeaderAuth, PlatformHTTP, is_retryable_status
 from pipelines.meta_ads.credentials import MetaAdsCredentials
 from pipelines.meta_ads.settings import (
@@ -39,11 +47,13 @@ from pipelines.meta_ads.settings import (
     PLATFORM,
     THROTTLE_CODES,
     TRANSIENT_CODES,
+    USAGE_SHARES,
 )
 from tally.errors import PlatformError, PlatformRateLimited, PlatformResponseError, PlatformUnavailable
 from tally.settings import Settings
 
 REDACTED = "[redacted]"
+INPUT_TOKEN = re.compile(r"(input_token=)[^&\s\"]+")
 # Real tokens run to hundreds of characters; scrubbing a value shorter than this would only mangle the message.
 SHORTEST_REDACTED = 8
 
@@ -88,6 +98,46 @@ def is_retryable(response: requests.Response, body: Any) -> bool:
     return is_retryable_status(response, body) or error_code(body) in THROTTLE_CODES | TRANSIENT_CODES
 
 
+def is_throttle(response: requests.Response, body: Any) -> bool:
+    """A 429 or one of Meta's throttle codes, whatever the status."""
+    return response.status_code == 429 or error_code(body) in THROTTLE_CODES
+
+
+def usage_header(response: requests.Response, name: str) -> dict[str, Any]:
+    """One of Meta's usage headers as the JSON object it holds (empty when absent or unreadable)."""
+    try:
+        value = json.loads(response.headers.get(name) or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def read_budget(response: requests.Response, body: Any) -> BudgetReading | None:
+    """The share of Meta's budget used, the highest of every use case's call count, CPU time and total time and
+    the ad account's utilisation, with the wait Meta asks for (``estimated_time_to_regain_access``, minutes)."""
+    business = usage_header(response, "x-business-use-case-usage")
+    account = usage_header(response, "x-ad-account-usage")
+    entries = [entry for listed in business.values() if isinstance(listed, list) for entry in listed]
+    entries = [entry for entry in entries if isinstance(entry, dict)]
+    if not entries and not account:
+        return None
+    shares = [float(entry.get(key) or 0) for entry in entries for key in USAGE_SHARES]
+    if "acc_id_util_pct" in account:
+        shares.append(float(account.get("acc_id_util_pct") or 0))
+    regain_minutes = max((int(entry.get("estimated_time_to_regain_access") or 0) for entry in entries), default=0)
+    detail = {
+        **({"business_use_case_usage": entries} if entries else {}),
+        **({"ad_account_usage": account} if account else {}),
+    }
+    return BudgetReading(
+        source="x-business-use-case-usage" if entries else "x-ad-account-usage",
+        used_pct=max(shares, default=None),
+        detail=detail,
+        wait_s=regain_minutes * 60.0 if regain_minutes else None,
+        asked=f"estimated_time_to_regain_access {regain_minutes} min" if regain_minutes else None,
+    )
+
+
 class MetaHTTP(PlatformHTTP):
     """The shared HTTP layer, speaking Meta's error codes and keeping the token out of every reason it gives.
 
@@ -95,8 +145,18 @@ class MetaHTTP(PlatformHTTP):
     every reason is scrubbed of the credential values, should Meta ever echo one back in a message.
     """
 
-    def __init__(self, settings: Settings, secrets: list[str]) -> None:
-        super().__init__(PLATFORM, DISPLAY_NAME, settings, read_error, is_auth_error, is_retryable=is_retryable)
+    def __init__(self, settings: Settings, secrets: list[str], budget: Budget | None = None) -> None:
+        super().__init__(
+            PLATFORM,
+            DISPLAY_NAME,
+            settings,
+            read_error,
+            is_auth_error,
+            is_retryable=is_retryable,
+            read_budget=read_budget,
+            is_throttle=is_throttle,
+            budget=budget,
+        )
         self._secrets = [secret for secret in secrets if len(secret) >= SHORTEST_REDACTED]
 
     def error(self, kind: type[PlatformError], reason: str) -> PlatformError:
@@ -115,9 +175,9 @@ class MetaHTTP(PlatformHTTP):
         super().raise_for(response, body, reason)
 
 
-def meta_http(settings: Settings, credentials: MetaAdsCredentials) -> MetaHTTP:
-    """The shared HTTP layer speaking Meta's errors for these credentials."""
-    return MetaHTTP(settings, credentials.secret_values())
+def meta_http(settings: Settings, credentials: MetaAdsCredentials, budget: Budget | None = None) -> MetaHTTP:
+    """The shared HTTP layer speaking Meta's errors for these credentials, reporting to ``budget``."""
+    return MetaHTTP(settings, credentials.secret_values(), budget)
 
 
 def api_base_url(settings: Settings) -> str:
@@ -183,15 +243,58 @@ def read_scopes(http: MetaHTTP, client: RESTClient) -> list[str]:
     return [entry["permission"] for entry in listed if entry.get("status") == GRANTED and entry.get("permission")]
 
 
-def test_connection(credentials: MetaAdsCredentials, settings: Settings) -> ConnectionTestResult:
-    """Read the ad account and the token's granted permissions; Meta's refusal becomes the result's error."""
-    http = meta_http(settings, credentials)
+class InputTokenScrubber(logging.Filter):
+    """Removes the ``input_token`` query parameter from urllib3's DEBUG request lines, which quote the URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "input_token=" in message:
+            record.msg, record.args = INPUT_TOKEN.sub(rf"\1{REDACTED}", message), ()
+        return True
+
+
+def scrub_input_tokens() -> None:
+    """Install the scrubber on urllib3's request logger once (a safety net of logging, not of behaviour)."""
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(existing, InputTokenScrubber) for existing in logger.filters):
+        logger.addFilter(InputTokenScrubber())
+
+
+def read_token_expiry(http: MetaHTTP, credentials: MetaAdsCredentials) -> datetime | None:
+    """When the token stops working: the earlier of ``debug_token``'s ``expires_at`` and
+    ``data_access_expires_at`` (0 is never), or None when neither is set or Meta will not say."""
+    token = credentials.access_token.get_secret_value()
+    scrub_input_tokens()
+    try:
+        with http.translate_errors():
+            response = http.session.get(
+                f"{api_base_url(http.settings)}debug_token",
+                params={"input_token": token},
+                auth=HeaderAuth({"Authorization": f"Bearer {token}"}),
+                hooks=http.hooks,
+                timeout=http.settings.http_timeout_seconds,
+            )
+            body = response.json()
+    except PlatformError:
+        return None
+    data = body.get("data") if isinstance(body, dict) else None
+    stamps = [data.get(key) for key in ("expires_at", "data_access_expires_at")] if isinstance(data, dict) else []
+    moments = [int(stamp) for stamp in stamps if isinstance(stamp, int | float) and stamp > 0]
+    return datetime.fromtimestamp(min(moments), UTC) if moments else None
+
+
+def test_connection(
+    credentials: MetaAdsCredentials, settings: Settings, budget: Budget | None = None
+) -> ConnectionTestResult:
+    """Read the ad account, the token's granted permissions and its expiry; Meta's refusal becomes the error."""
+    http = meta_http(settings, credentials, budget)
     client = api_client(http, credentials)
     try:
         account = read_account(http, client, credentials)
         scopes = read_scopes(http, client)
     except PlatformError as exc:
         return ConnectionTestResult(success=False, error=exc.message)
+    expires_at = read_token_expiry(http, credentials)
     return ConnectionTestResult(
         success=True,
         account_id=account.account_id,
@@ -199,6 +302,7 @@ def test_connection(credentials: MetaAdsCredentials, settings: Settings) -> Conn
         currency=account.currency,
         timezone=account.timezone,
         scopes=scopes,
+        token_expires_at=expires_at,
     )
 
 

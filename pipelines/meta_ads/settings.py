@@ -14,6 +14,11 @@ LOOKBACK_DAYS = 28
 # Rows per page we ask for; the Graph API's own default is 25.
 PAGE_SIZE = 500
 
+# The scopes Tally needs, and what cannot be loaded without each.
+NEEDED_SCOPES = {"ads_read": "campaign insights and campaigns cannot be loaded"}
+# The shares of a business use case's budget that X-Business-Use-Case-Usage reports, in percent.
+USAGE_SHARES = ("call_count", "total_cputime", "total_time")
+
 ACCOUNT_FIELDS = ["id", "account_id", "name", "currency", "timezone_name", "account_status"]
 GRANTED = "granted"
 

@@ -34,6 +34,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from pipelines.base import date_range_params
+from pipelines.budget import Budget
 from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, account_columns, keyed_arrow
 from pipelines.meta_ads.client import AdAccount, api_client, campaign_pages, insights_pages, meta_http, read_account
 from pipelines.meta_ads.credentials import MetaAdsCredentials
@@ -61,13 +62,19 @@ class AdAccountReport:
     """
 
     def __init__(
-        self, credentials: MetaAdsCredentials, start_date: date, end_date: date, company_id: str, settings: Settings
+        self,
+        credentials: MetaAdsCredentials,
+        start_date: date,
+        end_date: date,
+        company_id: str,
+        settings: Settings,
+        budget: Budget | None = None,
     ) -> None:
         date_range_params(start_date, end_date)
         self.window, self.company_id = (start_date, end_date), company_id
         self.credentials = credentials
         self.conversion_action_type = settings.meta_ads_conversion_action_type
-        self.http = meta_http(settings, credentials)
+        self.http = meta_http(settings, credentials, budget)
         self.client = api_client(self.http, credentials)
 
     @cached_property
@@ -134,11 +141,17 @@ def campaigns(report: AdAccountReport) -> Iterator[pa.Table]:
 
 @dlt.source(name="meta_ads", max_table_nesting=0)
 def source(
-    credentials: MetaAdsCredentials, start_date: date, end_date: date, company_id: str, settings: Settings
+    credentials: MetaAdsCredentials,
+    start_date: date,
+    end_date: date,
+    company_id: str,
+    settings: Settings,
+    budget: Budget | None = None,
 ) -> tuple[DltResource, ...]:
     """An ad account's daily campaign insights for the local days start_date..end_date, and its campaigns.
 
-    The credentials are passed in, never resolved from dlt config, and only the request's auth reads the token.
+    The credentials are passed in, never resolved from dlt config, and only the request's auth reads the token;
+    what Meta says of its budget (and every wait for it) goes to ``budget``.
     """
-    report = AdAccountReport(credentials, start_date, end_date, company_id, settings)
+    report = AdAccountReport(credentials, start_date, end_date, company_id, settings, budget)
     return campaign_daily(report), campaigns(report)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pipelines.base import PlatformSpec, RawTable
 from pipelines.shopify.client import test_connection
 from pipelines.shopify.credentials import ShopifyCredentials
-from pipelines.shopify.settings import DISPLAY_NAME, LOOKBACK_DAYS, PLATFORM
+from pipelines.shopify.settings import DISPLAY_NAME, LOOKBACK_DAYS, NEEDED_SCOPES, PLATFORM
 from pipelines.shopify.source import source
 
 SPEC = PlatformSpec(
@@ -24,6 +24,7 @@ SPEC = PlatformSpec(
     source=source,
     kind="commerce",
     lookback_days=LOOKBACK_DAYS,
+    needed_scopes=NEEDED_SCOPES,
     raw_tables=(
         RawTable("orders", "Shopify orders as the Admin API sends them, with the shop's local date."),
         RawTable(

@@ -2,6 +2,8 @@
 
 The token travels in the ``X-Shopify-Access-Token`` header of each request sent (``HeaderAuth``), never in a
 URL or a logged header. Retries on 429 and 5xx are dlt's (PlatformHTTP); Shopify throttles REST only with 429.
+Every answer says how full the store's leaky bucket is (``X-Shopify-Shop-Api-Call-Limit: 32/40``); above 90% the
+next call waits until the bucket has leaked back to that line (two calls a second).
 """
 
 from __future__ import annotations
@@ -18,9 +20,17 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import HeaderLinkPaginator
 
 from pipelines.base import ConnectionTestResult
+from pipelines.budget import NEARLY_SPENT_PCT, Budget, BudgetReading
 from pipelines.http import HeaderAuth, PlatformHTTP
 from pipelines.shopify.credentials import ShopifyCredentials
-from pipelines.shopify.settings import DISPLAY_NAME, ORDER_FIELDS, PLATFORM, TOKEN_HEADER
+from pipelines.shopify.settings import (
+    CALL_LIMIT_HEADER,
+    DISPLAY_NAME,
+    LEAK_PER_SECOND,
+    ORDER_FIELDS,
+    PLATFORM,
+    TOKEN_HEADER,
+)
 from tally.errors import PlatformError, PlatformResponseError
 from tally.settings import Settings
 
@@ -55,9 +65,29 @@ def is_auth_error(response: requests.Response, body: Any) -> bool:
     return response.status_code in (401, 403)
 
 
-def shopify_http(settings: Settings) -> PlatformHTTP:
-    """The shared HTTP layer speaking Shopify's errors."""
-    return PlatformHTTP(PLATFORM, DISPLAY_NAME, settings, read_error, is_auth_error)
+def read_budget(response: requests.Response, body: Any) -> BudgetReading | None:
+    """The bucket's fill from ``X-Shopify-Shop-Api-Call-Limit`` (``used/size``); above 90% full, the wait until it
+    has leaked back to 90%."""
+    used, _, size = (response.headers.get(CALL_LIMIT_HEADER) or "").partition("/")
+    try:
+        calls, bucket = int(used), int(size)
+    except ValueError:
+        return None
+    if bucket <= 0:
+        return None
+    share = 100.0 * calls / bucket
+    over = calls - bucket * NEARLY_SPENT_PCT / 100
+    wait = round(over / LEAK_PER_SECOND, 3) if share > NEARLY_SPENT_PCT else None
+    asked = f"{CALL_LIMIT_HEADER}: {calls}/{bucket}" if wait else None
+    detail = {"calls": calls, "bucket_size": bucket}
+    return BudgetReading(source=CALL_LIMIT_HEADER, used_pct=share, detail=detail, wait_s=wait, asked=asked)
+
+
+def shopify_http(settings: Settings, budget: Budget | None = None) -> PlatformHTTP:
+    """The shared HTTP layer speaking Shopify's errors, reporting to ``budget``."""
+    return PlatformHTTP(
+        PLATFORM, DISPLAY_NAME, settings, read_error, is_auth_error, read_budget=read_budget, budget=budget
+    )
 
 
 def store_client(http: PlatformHTTP, credentials: ShopifyCredentials) -> RESTClient:
@@ -80,9 +110,11 @@ def read_store(http: PlatformHTTP, client: RESTClient, credentials: ShopifyCrede
     )
 
 
-def test_connection(credentials: ShopifyCredentials, settings: Settings) -> ConnectionTestResult:
+def test_connection(
+    credentials: ShopifyCredentials, settings: Settings, budget: Budget | None = None
+) -> ConnectionTestResult:
     """Read the store and the token's scopes; a store without ``read_all_orders`` still passes (see scopes)."""
-    http = shopify_http(settings)
+    http = shopify_http(settings, budget)
     try:
         store = read_store(http, store_client(http, credentials), credentials)
     except PlatformError as exc:

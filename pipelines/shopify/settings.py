@@ -17,6 +17,15 @@ PAGE_SIZE = 250
 # Without this scope Shopify shows only the orders created in the last 60 days.
 FULL_HISTORY_SCOPE = "read_all_orders"
 RECENT_ORDERS_DAYS = 60
+# The scopes Tally needs, and what cannot be loaded without each.
+NEEDED_SCOPES = {
+    "read_orders": "orders cannot be loaded",
+    FULL_HISTORY_SCOPE: f"orders older than {RECENT_ORDERS_DAYS} days cannot be loaded",
+}
+CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
+# The REST bucket leaks this many calls a second on a standard plan: a nearly full bucket is waited on until it
+# is back at the nearly-full line.
+LEAK_PER_SECOND = 2.0
 
 # The order fields asked for (``fields=``), typed as Shopify sends them: money as decimal strings, ids as
 # integers, timestamps as ISO strings with the shop's UTC offset. Absent keys load as nulls.

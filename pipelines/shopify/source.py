@@ -32,6 +32,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from pipelines.base import date_range_params
+from pipelines.budget import Budget
 from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, keyed_arrow
 from pipelines.shopify.client import Store, local_day_bounds, order_pages, read_store, shopify_http, store_client
 from pipelines.shopify.credentials import ShopifyCredentials
@@ -57,12 +58,18 @@ class StoreOrders:
     """
 
     def __init__(
-        self, credentials: ShopifyCredentials, start_date: date, end_date: date, company_id: str, settings: Settings
+        self,
+        credentials: ShopifyCredentials,
+        start_date: date,
+        end_date: date,
+        company_id: str,
+        settings: Settings,
+        budget: Budget | None = None,
     ) -> None:
         date_range_params(start_date, end_date)
         self.start_date, self.end_date, self.company_id = start_date, end_date, company_id
         self._credentials = credentials
-        self._http = shopify_http(settings)
+        self._http = shopify_http(settings, budget)
         self._client = store_client(self._http, credentials)
 
     @cached_property
@@ -169,11 +176,16 @@ def coverage(store_orders: StoreOrders) -> Iterator[pa.Table]:
 
 @dlt.source(name="shopify", max_table_nesting=0)
 def source(
-    credentials: ShopifyCredentials, start_date: date, end_date: date, company_id: str, settings: Settings
+    credentials: ShopifyCredentials,
+    start_date: date,
+    end_date: date,
+    company_id: str,
+    settings: Settings,
+    budget: Budget | None = None,
 ) -> tuple[DltResource, ...]:
     """A store's orders for the shop-local days start_date..end_date, and the daily sales computed from them.
 
     The credentials are passed in, never resolved from dlt config, and only the request's auth reads the token.
     """
-    store_orders = StoreOrders(credentials, start_date, end_date, company_id, settings)
+    store_orders = StoreOrders(credentials, start_date, end_date, company_id, settings, budget)
     return orders(store_orders), daily_sales(store_orders), coverage(store_orders)

@@ -19,6 +19,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.paginators import PageNumberPaginator
 
 from pipelines.base import ConnectionTestResult
+from pipelines.budget import Budget, BudgetReading
 from pipelines.http import HeaderAuth, PlatformHTTP, is_retryable_status
 from pipelines.tiktok_ads.credentials import TikTokAdsCredentials
 from pipelines.tiktok_ads.settings import (
@@ -91,9 +92,32 @@ class TikTokHTTP(PlatformHTTP):
         super().raise_for(response, body, reason)
 
 
-def tiktok_http(settings: Settings) -> TikTokHTTP:
-    """The shared HTTP layer speaking TikTok's errors."""
-    return TikTokHTTP(PLATFORM, DISPLAY_NAME, settings, read_error, is_auth_error, is_retryable=is_retryable)
+def is_throttle(response: requests.Response, body: Any) -> bool:
+    """A gateway 429, or TikTok's rate-limit codes in an HTTP 200."""
+    return response.status_code == 429 or business_code(body) in THROTTLE_CODES
+
+
+def read_budget(response: requests.Response, body: Any) -> BudgetReading | None:
+    """TikTok's rate-limit codes (in an HTTP 200) as a reading of a spent budget; TikTok reports nothing more."""
+    code = business_code(body)
+    if code not in THROTTLE_CODES:
+        return None
+    return BudgetReading(source=f"code {code}", used_pct=100.0, detail={"code": code, "message": body.get("message")})
+
+
+def tiktok_http(settings: Settings, budget: Budget | None = None) -> TikTokHTTP:
+    """The shared HTTP layer speaking TikTok's errors, reporting its throttles to ``budget``."""
+    return TikTokHTTP(
+        PLATFORM,
+        DISPLAY_NAME,
+        settings,
+        read_error,
+        is_auth_error,
+        is_retryable=is_retryable,
+        read_budget=read_budget,
+        is_throttle=is_throttle,
+        budget=budget,
+    )
 
 
 def api_client(http: PlatformHTTP, credentials: TikTokAdsCredentials) -> RESTClient:
@@ -135,9 +159,12 @@ def _listed(http: PlatformHTTP, body: Any) -> list[dict[str, Any]]:
     return listed
 
 
-def test_connection(credentials: TikTokAdsCredentials, settings: Settings) -> ConnectionTestResult:
-    """Read the advertiser the credentials name; TikTok's refusal becomes the result's error."""
-    http = tiktok_http(settings)
+def test_connection(
+    credentials: TikTokAdsCredentials, settings: Settings, budget: Budget | None = None
+) -> ConnectionTestResult:
+    """Read the advertiser the credentials name; TikTok's refusal becomes the result's error. TikTok's advertiser
+    info names no scopes, so a permission the token lacks shows as the load's error, not as a missing scope."""
+    http = tiktok_http(settings, budget)
     try:
         advertiser = read_advertiser(http, api_client(http, credentials), credentials.advertiser_id)
     except PlatformError as exc:

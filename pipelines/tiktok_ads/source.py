@@ -30,6 +30,7 @@ import pyarrow as pa
 from dlt.sources import DltResource
 
 from pipelines.base import date_range_params
+from pipelines.budget import Budget
 from pipelines.loading import DAILY_SLICE_KEY, REPLACE_DAYS, account_columns, keyed_arrow
 from pipelines.tiktok_ads.client import (
     Advertiser,
@@ -61,13 +62,19 @@ class AdvertiserReport:
     """
 
     def __init__(
-        self, credentials: TikTokAdsCredentials, start_date: date, end_date: date, company_id: str, settings: Settings
+        self,
+        credentials: TikTokAdsCredentials,
+        start_date: date,
+        end_date: date,
+        company_id: str,
+        settings: Settings,
+        budget: Budget | None = None,
     ) -> None:
         date_range_params(start_date, end_date)
         self.start_date, self.end_date, self.company_id = start_date, end_date, company_id
         self.advertiser_id = credentials.advertiser_id
         self.conversion_metric = settings.tiktok_ads_conversion_metric
-        self.http = tiktok_http(settings)
+        self.http = tiktok_http(settings, budget)
         self.client = api_client(self.http, credentials)
 
     @cached_property
@@ -137,11 +144,16 @@ def campaigns(report: AdvertiserReport) -> Iterator[pa.Table]:
 
 @dlt.source(name="tiktok_ads", max_table_nesting=0)
 def source(
-    credentials: TikTokAdsCredentials, start_date: date, end_date: date, company_id: str, settings: Settings
+    credentials: TikTokAdsCredentials,
+    start_date: date,
+    end_date: date,
+    company_id: str,
+    settings: Settings,
+    budget: Budget | None = None,
 ) -> tuple[DltResource, ...]:
     """An advertiser's daily campaign metrics for the local days start_date..end_date, and its campaigns.
 
     The credentials are passed in, never resolved from dlt config, and only the request's auth reads the token.
     """
-    report = AdvertiserReport(credentials, start_date, end_date, company_id, settings)
+    report = AdvertiserReport(credentials, start_date, end_date, company_id, settings, budget)
     return campaign_daily(report), campaigns(report)

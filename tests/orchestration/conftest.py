@@ -9,8 +9,9 @@ sensor, the jobs and the warehouse are the real ones; the expected rows come fro
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,15 +19,19 @@ from typing import Any
 import dagster as dg
 import duckdb
 import httpx
+import jwt
 import pytest
 import sqlalchemy as sa
+from pydantic import SecretStr
 
+from api.main import create_app
 from orchestration.definitions import defs
 from orchestration.resources import TallyResource
 from orchestration.sensors import run_requests_sensor
 from pipelines.emulator import synthetic
 from pipelines.emulator.accounts import emulator_credentials
 from pipelines.registry import get_platform
+from tally.background_server import serve_in_thread
 from tally.settings import Settings
 from warehouse import connections as store
 from warehouse.app_database import upgrade
@@ -53,6 +58,33 @@ def tally(tmp_path: Path, emulator: Any, emulator_url: str, monkeypatch: pytest.
 def instance() -> Iterator[dg.DagsterInstance]:
     with dg.instance_for_test() as test_instance:
         yield test_instance
+
+
+PRODUCT_JWT_SECRET = "orchestration-product-test-secret-0123456789"
+PRODUCT_COMPANY = "acme"
+
+
+@pytest.fixture()
+def product(tally: TallyResource, emulator_url: str) -> Iterator[httpx.Client]:
+    """The API on loopback over the run's own app database and keys, with a token for PRODUCT_COMPANY."""
+    settings = Settings(
+        _env_file=None,
+        data_dir=tally.settings.data_dir,
+        app_database_url=tally.settings.resolved_app_database_url,
+        encryption_keys=SecretStr(os.environ["TALLY_ENCRYPTION_KEYS"]),
+        jwt_secret=SecretStr(PRODUCT_JWT_SECRET),
+        http_backoff_factor=0.01,
+        http_timeout_seconds=5,
+    ).point_platforms_at(emulator_url)
+    claims = {
+        "sub": "product",
+        "permissions": ["clients:view", "clients:update"],
+        "companies": [PRODUCT_COMPANY],
+        "exp": datetime.now(UTC) + timedelta(hours=1),
+    }
+    headers = {"Authorization": f"Bearer {jwt.encode(claims, PRODUCT_JWT_SECRET, algorithm='HS256')}"}
+    with serve_in_thread(create_app(settings)) as url, httpx.Client(base_url=url, headers=headers, timeout=30) as http:
+        yield http
 
 
 Connect = Callable[..., dict[str, Any]]

@@ -7,53 +7,22 @@ disconnects (and reconnects) the platform under it.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
 import httpx
-import jwt
 import pytest
-from pydantic import SecretStr
 
-from api.main import create_app
 from orchestration.resources import TallyResource
 from pipelines.emulator.accounts import emulator_credentials
-from tally.background_server import serve_in_thread
-from tally.settings import Settings
-from tests.orchestration.conftest import execute, tick
+from tests.orchestration.conftest import PRODUCT_COMPANY, execute, tick
 
-JWT_SECRET = "deleted-connection-test-secret-0123456789"
-COMPANY = "acme"
+COMPANY = PRODUCT_COMPANY
 CONNECTIONS = f"/api/clients/{COMPANY}/connections"
 LOADED_ACCOUNT = emulator_credentials("meta_ads", 1)["ad_account_id"]
-
-
-@pytest.fixture()
-def product(tally: TallyResource, emulator_url: str) -> Iterator[httpx.Client]:
-    """The API on loopback over the run's own app database and keys, with a token for COMPANY."""
-    settings = Settings(
-        _env_file=None,
-        data_dir=tally.settings.data_dir,
-        app_database_url=tally.settings.resolved_app_database_url,
-        encryption_keys=SecretStr(os.environ["TALLY_ENCRYPTION_KEYS"]),
-        jwt_secret=SecretStr(JWT_SECRET),
-        http_backoff_factor=0.01,
-        http_timeout_seconds=5,
-    ).point_platforms_at(emulator_url)
-    claims = {
-        "sub": "product",
-        "permissions": ["clients:view", "clients:update"],
-        "companies": [COMPANY],
-        "exp": datetime.now(UTC) + timedelta(hours=1),
-    }
-    headers = {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
-    with serve_in_thread(create_app(settings)) as url, httpx.Client(base_url=url, headers=headers, timeout=30) as http:
-        yield http
 
 
 def connect_meta(product: httpx.Client, seed: int) -> dict[str, Any]:

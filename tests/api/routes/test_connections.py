@@ -54,7 +54,7 @@ def test_create_stores_an_active_tested_connection(client: httpx.Client) -> None
     response = client.post(f"/api/clients/{COMPANY}/connections", json=meta())
     assert response.status_code == 201
     connection = response.json()["connection"]
-    assert set(connection) == DOCUMENTED_FIELDS
+    assert set(connection) == DOCUMENTED_FIELDS | {"health"}
     assert connection["company_id"] == COMPANY
     assert connection["platform"] == "meta_ads"
     assert connection["status"] == "active"
@@ -132,7 +132,7 @@ def test_list_returns_documented_fields_only(client: httpx.Client) -> None:
     response = client.get(f"/api/clients/{COMPANY}/connections")
     assert response.status_code == 200
     listed = response.json()["connections"]
-    assert len(listed) == 1 and set(listed[0]) == DOCUMENTED_FIELDS
+    assert len(listed) == 1 and set(listed[0]) == DOCUMENTED_FIELDS | {"health"}
     assert SENTINEL not in response.text
 
 
@@ -180,7 +180,33 @@ def test_health_check_passes_for_good_credentials(client: httpx.Client) -> None:
     connection = create(client, meta())
     response = client.post(f"/api/clients/{COMPANY}/connections/{connection['id']}/test")
     assert response.status_code == 200
-    assert response.json() == {"success": True, "account_id": "1001", "display_name": connection["display_name"]}
+    body = response.json()
+    health = body.pop("health")
+    assert body == {"success": True, "account_id": "1001", "display_name": connection["display_name"]}
+    # A system user's token (debug_token's expires_at 0) with ads_read, and the emulator's usual 1% of the budget.
+    assert (health["token_expires_at"], health["missing_scopes"], health["warnings"]) == (None, [], [])
+    assert health["rate_limit"]["source"] == "x-business-use-case-usage"
+    assert (health["rate_limit"]["used_pct"], health["rate_limit"]["nearly_spent"]) == (1, False)
+
+
+def test_a_test_that_finds_a_missing_scope_puts_the_connection_in_warning_and_says_why(
+    client: httpx.Client, emulator: httpx.Client
+) -> None:
+    connection = create(client, meta())
+    assert connection["status"] == "active"
+    emulator.put("/_emulator/faults/meta_ads/me", json={"missing_scopes": ["ads_read"]}).raise_for_status()
+
+    body = client.post(f"/api/clients/{COMPANY}/connections/{connection['id']}/test").json()
+
+    warning = "scope ads_read is missing: campaign insights and campaigns cannot be loaded"
+    assert body["success"] is True and body["health"]["missing_scopes"] == ["ads_read"]
+    assert body["health"]["warnings"] == [warning]
+    [listed] = client.get(f"/api/clients/{COMPANY}/connections").json()["connections"]
+    assert (listed["status"], listed["health"]["warnings"], listed["scopes"]) == (
+        "warning",
+        [warning],
+        ["business_management"],
+    )
 
 
 def test_health_check_failure_is_recorded_and_keeps_credentials(

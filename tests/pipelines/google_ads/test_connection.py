@@ -32,8 +32,21 @@ def test_good_credentials_report_the_customer_its_currency_and_time_zone(
     assert (result.account_id, result.display_name) == (credentials.customer_id, account.name)
     assert (result.currency, result.timezone) == (account.currency, account.timezone)
     assert result.scopes == [ADWORDS_SCOPE]
+    assert result.token_expires_at is None  # the access token's hour is not the credential's: each load refreshes
+
+
+def test_a_refresh_token_granted_for_a_limited_time_gives_its_expiry_and_the_scopes_granted(
+    emulator: httpx.Client, settings: Settings, credentials: GoogleAdsCredentials
+) -> None:
+    plan = {"token_expires_in_days": 5, "missing_scopes": [ADWORDS_SCOPE]}
+    emulator.put(f"/_emulator/faults/google_oauth/{credentials.client_id}", json=plan).raise_for_status()
+
+    result = google_ads.test_connection(credentials, settings)
+
+    assert result.success and result.scopes == []
     assert result.token_expires_at is not None
-    assert timedelta(minutes=55) < result.token_expires_at - datetime.now(UTC) <= timedelta(hours=1)
+    left = result.token_expires_at - datetime.now(UTC)
+    assert timedelta(days=5) - timedelta(minutes=1) < left <= timedelta(days=5)
 
 
 @pytest.mark.parametrize("refresh_token", ["expired-refresh-0001", "revoked-refresh-0001"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -34,8 +35,23 @@ def test_good_credentials_give_the_account_name_currency_time_zone_and_scopes(
     assert (result.account_id, result.display_name) == (ad_account_id, account.name)
     assert (result.currency, result.timezone) == (account.currency, account.timezone)
     assert result.scopes == ["ads_read", "business_management"]
-    assert result.token_expires_at is None  # debug_token is not called: it would put the token in a URL
-    assert (requests_made(emulator, "meta_ads", ad_account_id), requests_made(emulator, "meta_ads", "me")) == (1, 1)
+    assert result.token_expires_at is None  # a system user's token: debug_token's expires_at is 0
+    # me/permissions and debug_token
+    assert (requests_made(emulator, "meta_ads", ad_account_id), requests_made(emulator, "meta_ads", "me")) == (1, 2)
+
+
+def test_debug_token_gives_a_user_token_s_expiry_and_a_declined_permission_is_not_a_scope(
+    emulator: httpx.Client, settings: Settings, ad_account_id: str
+) -> None:
+    plan = {"token_expires_in_days": 5, "missing_scopes": ["ads_read"]}
+    emulator.put("/_emulator/faults/meta_ads/me", json=plan).raise_for_status()
+
+    result = meta_ads.test_connection(credentials(ad_account_id), settings)
+
+    assert result.success and result.scopes == ["business_management"]
+    assert result.token_expires_at is not None
+    left = result.token_expires_at - datetime.now(UTC)
+    assert timedelta(days=5) - timedelta(minutes=1) < left <= timedelta(days=5)
 
 
 @pytest.mark.parametrize(

@@ -10,12 +10,16 @@ they do, something cheap to read changes with them:
   writes again;
 - its app-database rows (connections, goals, insights, run requests): its ``company_changes`` counter, bumped by
   database triggers on every write, whichever process makes it (migration 0009);
-- the default ``period_end`` and anything else dated: today's date (UTC).
+- the default ``period_end`` and anything else dated: today's date (UTC);
+- with ``?currency=``, the exchange rates its conversions read (``marts.fx_rates``, no company's): their
+  published version folder, which each load of the rates replaces (``warehouse.rates``).
 
-So the key is (path, query string, published version, change counter, today). The two reads happen before the
-route runs, so an answer computed while a change lands is kept under the older key, never served for the newer.
-Every worker reads them on every request, so a publish, a goal change or a new connection is seen by each on its
-next one. A results route that comes to read another table must add it to the counter's triggers.
+So the key is (path, query string, published version, rates version, change counter, today); the query string
+holds the currency asked for, and the rates version is "" for a request without one (it reads no rates). The
+reads happen before the route runs, so an answer computed while a change lands is kept under the older key, never
+served for the newer. Every worker reads them on every request, so a publish, a goal change, a new connection or
+new rates are seen by each on its next one. A results route that comes to read another app-database table must
+add it to the counter's triggers; another warehouse table, a published version of its own as the rates have.
 
 The cache answers only a request it can check exactly as the route would: a GET without a body, a valid token
 (``VerifiedTokens``) with ``clients:view`` on a company it reaches; anything else goes to the app, which gives
@@ -30,6 +34,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs
 
 import anyio.to_thread
 import cachetools
@@ -90,11 +95,11 @@ class AnswerCache:
         if company is None:
             await self.app(scope, receive, send)
             return
-        version, changes = await anyio.to_thread.run_sync(self.versions, company)
-        if version is None:
+        version, rates, changes = await anyio.to_thread.run_sync(self.versions, company, converts(scope))
+        if version is None or rates is None:
             await self.app(scope, receive, send)
             return
-        key = (scope["path"], scope["query_string"], version, changes, today())
+        key = (scope["path"], scope["query_string"], version, rates, changes, today())
         answer = self.answers.get(key)
         self.observe(CACHE_NAME, answer is not None)
         if answer is not None:
@@ -123,17 +128,19 @@ class AnswerCache:
             return None
         return match["company"]
 
-    def versions(self, company: str) -> tuple[str | None, int]:
-        """The company's published marts version and app-database change count, read in one thread hop; no
-        version when either cannot be read (the route then answers, or fails, on its own)."""
+    def versions(self, company: str, reads_rates: bool) -> tuple[str | None, str | None, int]:
+        """The company's published marts version, the published rates' version when the request converts (else
+        ""), and its app-database change count, read in one thread hop; no version when one cannot be read (the
+        route then answers, or fails, on its own)."""
         version = self.marts.published_version(company)
-        if version is None:
-            return None, 0
+        rates = self.marts.rates_version() if reads_rates else ""
+        if version is None or rates is None:
+            return None, None, 0
         try:
             with self.engine.connect() as db:
-                return version, company_version(db, company)
+                return version, rates, company_version(db, company)
         except sa.exc.SQLAlchemyError:
-            return None, 0
+            return None, None, 0
 
     def remembering(self, key: tuple[Any, ...], scope: Scope, send: Send) -> Callable[[Message], Any]:
         """A ``send`` that passes the app's answer on and keeps it when it is a whole 200."""
@@ -155,6 +162,11 @@ class AnswerCache:
             await send(message)
 
         return remember
+
+
+def converts(scope: Scope) -> bool:
+    """Whether a request asks for a currency, so its answer depends on the exchange rates too."""
+    return "currency" in parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True)
 
 
 async def send_answer(answer: Answer, send: Send) -> None:

@@ -60,6 +60,22 @@ async def platform_query(
     return None if platform is None else one_of("platform", platform, tuple(PLATFORMS))
 
 
+CURRENCY_DESCRIPTION = (
+    "ISO 4217 code (e.g. EUR) to convert every money metric into, day by day at that day's European Central Bank "
+    "reference rate through the euro (the last published rate carries over weekends and holidays); ratios "
+    "(ROAS, CPA, CPC, CPM) are recomputed from the converted sums, and each figure says what it was converted "
+    "from. Omitted: amounts stay in their own currencies. A code the loaded rates do not quote is 400 listing "
+    "those they do, and so is a period with amounts on days before the first rate"
+)
+
+
+async def currency_query(
+    currency: Annotated[str | None, Query(description=CURRENCY_DESCRIPTION, examples=["EUR"])] = None,
+) -> str | None:
+    """The ``currency`` to convert into; whether the rates quote it is checked against them by the route."""
+    return currency
+
+
 async def get_marts(request: Request) -> Marts:
     """The marts reader the app was created with."""
     return request.app.state.marts
@@ -74,3 +90,4 @@ MartsDep = Annotated[Marts, Depends(get_marts)]
 LookbacksDep = Annotated[dict[str, int], Depends(platform_lookbacks)]
 PeriodDep = Annotated[PeriodQuery, Depends(period_query)]
 PlatformDep = Annotated[str | None, Depends(platform_query)]
+CurrencyDep = Annotated[str | None, Depends(currency_query)]

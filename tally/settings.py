@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     shopify_api_version: str = "2025-10"
     ga4_base_url: str = "https://analyticsdata.googleapis.com"
     ga4_admin_base_url: str = "https://analyticsadmin.googleapis.com"
+    ecb_base_url: str = Field(
+        default="https://www.ecb.europa.eu",
+        description="Host of the European Central Bank's euro reference rates (`/stats/eurofxref/`).",
+    )
 
     platform_base_url: str | None = Field(
         default=None, description="One host serving every platform's API (the emulator); overrides the URLs above."
@@ -155,7 +159,7 @@ class Settings(BaseSettings):
         if not self.platform_base_url:
             return self
         base = self.platform_base_url.rstrip("/")
-        for name in ("meta_ads", "google_ads", "google_oauth", "tiktok_ads", "ga4", "ga4_admin"):
+        for name in ("meta_ads", "google_ads", "google_oauth", "tiktok_ads", "ga4", "ga4_admin", "ecb"):
             object.__setattr__(self, f"{name}_base_url", base)
         object.__setattr__(self, "shopify_base_url", f"{base}/shopify/{{shop}}")
         return self
@@ -169,6 +173,12 @@ class Settings(BaseSettings):
     def serving_dir(self) -> Path:
         """Where each company's marts are published as Parquet for the API (DuckDB warehouse only)."""
         return (self.data_dir / "serving").resolve()
+
+    @property
+    def rates_serving_dir(self) -> Path:
+        """Where the exchange rates every company's conversions read are published as Parquet (DuckDB warehouse
+        only); beside the companies' folders, not among them, since a full publish removes unknown folders."""
+        return (self.data_dir / "serving_rates").resolve()
 
     @property
     def duckdb_path(self) -> Path:

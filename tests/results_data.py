@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from warehouse.models import Warehouse, execute, model_sql, replace_table
 
 SALES_COLUMNS = ["company_id", "date", "orders", "revenue", "currency"]
+RATE_COLUMNS = ["date", "currency", "rate_per_eur"]
 TRAFFIC_COLUMNS = [
     "company_id",
     "date",
@@ -80,6 +81,8 @@ class Fixture:
     campaign_days: list[CampaignDay] = field(default_factory=list)
     sales: list[tuple[Any, ...]] = field(default_factory=list)
     traffic: list[tuple[Any, ...]] = field(default_factory=list)
+    # ECB reference rates as stg_fx__reference_rates holds them: (publication day, currency, units per euro).
+    rates: list[tuple[date, str, Decimal]] = field(default_factory=list)
 
 
 def spring_sale(day: date) -> CampaignDay:
@@ -137,6 +140,8 @@ def fixture() -> Fixture:
 def insert(warehouse: Warehouse, table: str, columns: list[str], rows: Iterable[tuple[Any, ...]]) -> None:
     """Insert rows on either kind of warehouse connection."""
     rows = list(rows)
+    if not rows:
+        return
     if isinstance(warehouse, sa.Connection):
         statement = sa.text(
             f"insert into {table} ({', '.join(columns)}) values ({', '.join(':' + c for c in columns)})"
@@ -148,7 +153,8 @@ def insert(warehouse: Warehouse, table: str, columns: list[str], rows: Iterable[
 
 
 def build(warehouse: Warehouse, data: Fixture) -> None:
-    """Create the marts from the fixture: campaign rows as given, metric_daily through its real model."""
+    """Create the marts from the fixture: campaign rows as given, metric_daily and fx_rates through their real
+    models."""
     for schema in ("staging", "marts"):
         execute(warehouse, f"create schema if not exists {schema}")
     execute(warehouse, f"create table marts.campaign_daily as {model_sql('marts', 'empty', 'campaign_daily.sql')}")
@@ -164,6 +170,12 @@ def build(warehouse: Warehouse, data: Fixture) -> None:
     insert(warehouse, "staging.stg_shopify__daily_sales", SALES_COLUMNS, data.sales)
     insert(warehouse, "staging.stg_ga4__traffic_daily", TRAFFIC_COLUMNS, data.traffic)
     replace_table(warehouse, "marts", "metric_daily", model_sql("marts", "metric_daily.sql"))
+    execute(
+        warehouse,
+        f"create table staging.stg_fx__reference_rates as {model_sql('staging', 'empty', 'reference_rates.sql')}",
+    )
+    insert(warehouse, "staging.stg_fx__reference_rates", RATE_COLUMNS, data.rates)
+    execute(warehouse, f"create table marts.fx_rates as {model_sql('marts', 'fx_rates.sql')}")
 
 
 def build_duckdb(path: str, data: Fixture) -> duckdb.DuckDBPyConnection:

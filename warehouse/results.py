@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from warehouse import goals as goal_store
 from warehouse.app_tables import ACTIVE_STATUSES, connections
+from warehouse.currencies import check_conversion
 from warehouse.freshness import PlatformFreshness, company_freshness, settled_parameters
 from warehouse.serving import Marts, MartSession
 from warehouse.tracking import tracking_status
@@ -106,6 +107,11 @@ def load_period(session: MartSession, query: PeriodQuery) -> Period:
     )
 
 
+def currency_list(currencies: str | None) -> list[str] | None:
+    """The rollups' comma-separated currencies (``converted_from``) as a list; None when there are none."""
+    return currencies.split(", ") if currencies else None
+
+
 def currency_warning(subject: str, currencies: str) -> str:
     """The warning for amounts that were not added because they are in several currencies."""
     return f"{subject} is reported in several currencies ({currencies}) and is not added up until conversion exists"
@@ -155,19 +161,23 @@ def period_metrics(
     query: PeriodQuery,
     platform_kinds: Mapping[str, str],
     lookbacks: Mapping[str, int] | None = None,
+    currency: str | None = None,
 ) -> PeriodMetrics:
     """One company's metrics for a period (``results_metrics.sql``) with the goals set for that kind of period.
 
     Goals are paced against the days the period has data for: through the last day the metric's platforms
     (``platform_kinds`` maps each platform to its registry kind) have loaded, not through ``period_end``,
     which defaults to today while loads stop at yesterday. ``lookbacks`` (days per platform) tells which days
-    are still maturing; without it none is counted as maturing.
+    are still maturing; without it none is counted as maturing. ``currency`` converts every amount into it
+    day by day (``InvalidRequest`` when it cannot); each metric then says what it was ``converted_from``.
     """
     freshness = company_freshness(db, company_id, lookbacks or {})
     settled = settled_parameters(freshness, platform_kinds, list(platform_kinds))
     with marts.session(company_id) as session:
         period = load_period(session, query)
-        rows = session.rows("results_metrics", company_id=company_id, **period.bounds, **settled)
+        if currency is not None:
+            check_conversion(session, company_id, currency, period.bounds)
+        rows = session.rows("results_metrics", company_id=company_id, currency=currency, **period.bounds, **settled)
     goals = {goal.metric_key: goal.target for goal in goal_store.list_goals(db, company_id, query.period_type)}
     loaded = loaded_days(db, company_id, platform_kinds)
     metrics = []
@@ -178,21 +188,22 @@ def period_metrics(
         data_through = loaded.data_through(period, key)
         days = period.days_with_data(data_through)
         status = tracking_status(key, row["value"], target, days, period.period_days) if target else None
-        metrics.append(
-            {
-                "metric_key": key,
-                "value": row["value"],
-                "avg_value": row["avg_value"],
-                "data_points": row["data_points"],
-                "currency": row["currency"],
-                "prior_value": row["prior_value"],
-                "delta_pct": row["delta_pct"],
-                "target": target,
-                "tracking_status": status,
-                "data_through": data_through,
-                "maturing_days": row["maturing_days"],
-            }
-        )
+        metric = {
+            "metric_key": key,
+            "value": row["value"],
+            "avg_value": row["avg_value"],
+            "data_points": row["data_points"],
+            "currency": row["currency"],
+            "prior_value": row["prior_value"],
+            "delta_pct": row["delta_pct"],
+            "target": target,
+            "tracking_status": status,
+            "data_through": data_through,
+            "maturing_days": row["maturing_days"],
+        }
+        if currency is not None:
+            metric["converted_from"] = currency_list(row["converted_from"])
+        metrics.append(metric)
         if row["currencies"] and not row["is_ratio"]:
             warnings.append(currency_warning(key, row["currencies"]))
     return PeriodMetrics(period, metrics, goals, warnings, loaded.data_through(period), freshness)

@@ -32,6 +32,7 @@ import duckdb
 import sqlalchemy as sa
 
 from tally.settings import Settings
+from warehouse.conversions import converted_sql
 from warehouse.models import (
     LOG_TABLES,
     MART_MODELS,
@@ -52,8 +53,13 @@ KEEP_PREVIOUS = 1
 PARQUET_OPTIONS = "format parquet, compression lz4, row_group_size 4096"
 # What is published per company: the marts, and the log tables of the marts schema (the revision log).
 SERVED_TABLES = [*MART_MODELS, *(name for schema, name in LOG_TABLES if schema == "marts")]
+# The exchange rates, one table for every company (sql/marts/fx_rates.sql), published on their own.
+RATES_MART = "fx_rates"
 # A rollup names a mart as a table in its from clauses; the serving reader binds each to the company's source.
-MART_REFERENCE = re.compile(rf"\bfrom ({'|'.join(SERVED_TABLES)})\b")
+MART_REFERENCE = re.compile(rf"\bfrom ({'|'.join([*SERVED_TABLES, RATES_MART])})\b")
+# Parameters a rollup may take that its callers may leave out: the currency to convert amounts into (sql/rollups/
+# results_metrics.sql), none meaning each amount in its own currency.
+OPTIONAL_PARAMETERS: dict[str, Any] = {"currency": None}
 
 
 @cache
@@ -68,9 +74,9 @@ def sql_string(path: Path) -> str:
 
 
 @cache
-def reads_marts(sql: str) -> bool:
-    """Whether a statement reads a mart (``from <mart>``); one that does not is pure date arithmetic."""
-    return MART_REFERENCE.search(sql) is not None
+def tables_read(sql: str) -> frozenset[str]:
+    """The marts a statement reads (``from <mart>``); one that reads none is pure date arithmetic."""
+    return frozenset(MART_REFERENCE.findall(sql))
 
 
 @dataclass(frozen=True)
@@ -168,13 +174,19 @@ def publish_company(
             {"company": company},
         )
     (writing / FINGERPRINT).write_text(fingerprint)
-    os.replace(writing, company_dir / version)
-    pointer = company_dir / f".{CURRENT}.{version}"
+    make_current(company_dir, version)
+
+
+def make_current(folder: Path, version: str) -> None:
+    """Rename the written hidden ``.<version>`` folder into place, point ``CURRENT`` at it with an atomic rename,
+    and remove the versions older than the previous one."""
+    os.replace(folder / f".{version}", folder / version)
+    pointer = folder / f".{CURRENT}.{version}"
     pointer.write_text(version)
-    os.replace(pointer, company_dir / CURRENT)
-    versions = sorted(p.name for p in company_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    os.replace(pointer, folder / CURRENT)
+    versions = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     for old in versions[: -(KEEP_PREVIOUS + 1)]:
-        shutil.rmtree(company_dir / old, ignore_errors=True)
+        shutil.rmtree(folder / old, ignore_errors=True)
 
 
 Rows = list[dict[str, Any]]
@@ -277,6 +289,9 @@ class Marts(Protocol):
         """The immutable version of the company's marts a session would read now, or None when its rows can
         change under a reader (PostgreSQL tables) or nothing is published for it."""
 
+    def rates_version(self) -> str | None:
+        """The immutable version of the exchange rates a session would read now, or None as for companies."""
+
     def close(self) -> None:
         """Release connections."""
 
@@ -285,23 +300,31 @@ class RollupSession:
     """Runs rollups for one session, remembering answers that cannot change.
 
     A rollup that reads no mart (no ``from <mart>``) is always remembered. ``version`` names the immutable mart
-    rows the session reads (a published version folder); rollups over them are remembered under it. It is None
-    when the rows can change under the session (PostgreSQL tables, or nothing published yet).
+    rows of the company the session reads (a published version folder), ``rates_version`` the immutable exchange
+    rates (``fx_rates``); a rollup is remembered under the versions of what it reads. Either is None when its rows
+    can change under the session (PostgreSQL tables, or nothing published yet): then nothing reading them is.
+
+    Given a ``currency``, a rollup reads its amounts through ``sql/conversions/`` (``warehouse.conversions``).
     """
 
-    def __init__(self, caches: RollupCaches, version: str | None) -> None:
+    def __init__(self, caches: RollupCaches, version: str | None, rates_version: str | None = None) -> None:
         self.caches = caches
         self.version = version
+        self.rates_version = rates_version
 
     def rows(self, rollup: str, **params: Any) -> Rows:
-        sql = rollup_sql(rollup)
-        if not reads_marts(sql):
-            cache, version = self.caches.pure, None
-        elif self.version is not None:
-            cache, version = self.caches.answers, self.version
-        else:
+        params = OPTIONAL_PARAMETERS | params
+        sql = rollup_sql(rollup) if params["currency"] is None else converted_sql(rollup_sql(rollup))
+        tables = tables_read(sql)
+        # The versions of what the rollup reads: the company's marts, the rates, or both ("" for one not read).
+        versions = (self.version if tables - {RATES_MART} else "", self.rates_version if RATES_MART in tables else "")
+        if not tables:
+            cache = self.caches.pure
+        elif None in versions:
             return self.query(sql, params)
-        key = (version, rollup, tuple(sorted(used_parameters(sql, params).items())))
+        else:
+            cache = self.caches.answers
+        key = (versions, rollup, tuple(sorted(used_parameters(sql, params).items())))
         return cache.rows(key, lambda: self.query(sql, params))
 
     def query(self, sql: str, params: dict[str, Any]) -> Rows:
@@ -318,9 +341,14 @@ class DuckDBSession(RollupSession):
     """
 
     def __init__(
-        self, cursor: duckdb.DuckDBPyConnection, sources: dict[str, str], caches: RollupCaches, version: str | None
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        sources: dict[str, str],
+        caches: RollupCaches,
+        version: str | None,
+        rates_version: str | None = None,
     ) -> None:
-        super().__init__(caches, version)
+        super().__init__(caches, version, rates_version)
         self.cursor = cursor
         self.sources = sources
 
@@ -344,11 +372,19 @@ class ParquetMarts:
     """Marts from the published Parquet files, through one in-memory DuckDB and a cursor per session.
 
     A DuckDB cursor runs one statement at a time, so each session (each request) gets its own. Answers are
-    remembered under the version folder the session resolved (``RollupCaches``).
+    remembered under the version folders the session resolved (``RollupCaches``). The exchange rates are read
+    from ``rates_dir``, published there by the rates' own asset (``warehouse.rates``); None reads none.
     """
 
-    def __init__(self, serving_dir: Path, cache_cells: int = 0, observe: CacheObserver = ignore_lookup) -> None:
+    def __init__(
+        self,
+        serving_dir: Path,
+        cache_cells: int = 0,
+        observe: CacheObserver = ignore_lookup,
+        rates_dir: Path | None = None,
+    ) -> None:
         self.serving_dir = serving_dir
+        self.rates_dir = rates_dir
         # One thread per query: a request reads one company's rows, too few to split, and concurrent requests
         # are the parallelism (measured: 10-15% faster per query than two threads, before any contention).
         self.database = duckdb.connect(":memory:", config={"threads": 1})
@@ -361,10 +397,23 @@ class ParquetMarts:
             cursor = self.database.cursor()
         try:
             version_dir = current_version(self.serving_dir / company_id)
+            rates_dir = current_version(self.rates_dir) if self.rates_dir else None
             sources = {mart: published_source(version_dir, mart) for mart in SERVED_TABLES}
-            yield DuckDBSession(cursor, sources, self.caches, str(version_dir) if version_dir else None)
+            sources[RATES_MART] = published_source(rates_dir, RATES_MART)
+            yield DuckDBSession(
+                cursor,
+                sources,
+                self.caches,
+                str(version_dir) if version_dir else None,
+                str(rates_dir) if rates_dir else None,
+            )
         finally:
             cursor.close()
+
+    def rates_version(self) -> str | None:
+        """The exchange rates' current version folder, or None when none is published."""
+        version_dir = current_version(self.rates_dir) if self.rates_dir else None
+        return str(version_dir) if version_dir else None
 
     def unready_reason(self) -> str | None:
         """The serving folder is readable (or not made yet: nothing is published, every company reads empty) and
@@ -445,6 +494,10 @@ class PostgresMarts:
         """The tables change under readers: no version to remember answers under."""
         return None
 
+    def rates_version(self) -> None:
+        """The rates table changes under readers too."""
+        return None
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -453,7 +506,7 @@ def open_marts(settings: Settings, observe: CacheObserver = ignore_lookup) -> Pa
     """The reader for the configured warehouse; ``observe`` is told of each of its cache lookups."""
     if settings.warehouse_url:
         return PostgresMarts(settings.warehouse_url, observe)
-    return ParquetMarts(settings.serving_dir, settings.rollup_cache_cells, observe)
+    return ParquetMarts(settings.serving_dir, settings.rollup_cache_cells, observe, settings.rates_serving_dir)
 
 
 @dataclass(frozen=True)

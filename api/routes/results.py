@@ -15,6 +15,7 @@ from api.deps import AUTH_ERRORS, Db, ViewCompany
 from api.results import (
     PLATFORM_KINDS,
     SORT_DIRECTIONS,
+    CurrencyDep,
     LookbacksDep,
     MartsDep,
     PeriodDep,
@@ -24,12 +25,22 @@ from api.results import (
 )
 from warehouse import insights as insight_store
 from warehouse import run_requests as outbox
+from warehouse.currencies import check_conversion
 from warehouse.freshness import company_freshness, settled_parameters
 from warehouse.query_values import SORT_COLUMNS
-from warehouse.results import currency_warning, load_period, period_metrics
+from warehouse.results import currency_list, currency_warning, load_period, period_metrics
 
 router = APIRouter(prefix="/api/clients/{companyId}/results", tags=["results"])
-BAD_QUERY = {400: {"description": "A query parameter is not one of its allowed values, or a date is invalid"}}
+BAD_QUERY = {
+    400: {
+        "description": "A query parameter is not one of its allowed values, a date is invalid, or the amounts "
+        "cannot be converted into the currency asked for (the message lists the currencies available)"
+    }
+}
+CONVERTED_FROM_DESCRIPTION = (
+    "Only with ?currency=: the currencies the amounts behind this figure were reported in and converted from, "
+    "day by day at the ECB reference rate; null for a figure with no amount (counts, CTR)"
+)
 
 
 class PeriodOut(BaseModel):
@@ -96,6 +107,7 @@ class MetricOut(BaseModel):
         "metric comes from, so a platform may still restate them (late conversions, refunds, processing) and "
         "the value may still change. 0 means every day of the value is settled"
     )
+    converted_from: list[str] | None = Field(default=None, description=CONVERTED_FROM_DESCRIPTION)
 
 
 class InsightOut(BaseModel):
@@ -135,6 +147,7 @@ class Totals(BaseModel):
     cpa: float | None
     currency: str | None
     spend_delta_pct: float | None
+    converted_from: list[str] | None = Field(default=None, description=CONVERTED_FROM_DESCRIPTION)
 
 
 class CampaignOut(Totals):
@@ -175,14 +188,26 @@ class DailyOut(BaseModel):
         "by platform, then date (one full series per platform). Filter with ?platform= for one platform's series"
     )
     freshness: list[FreshnessOut] = Field(description=FRESHNESS_DESCRIPTION)
+    currency: str | None = Field(
+        default=None, description="Only with ?currency=: the currency every point's spend was converted into"
+    )
+    converted_from: list[str] | None = Field(
+        default=None, description="Only with ?currency=: the currencies the points' spend was reported in"
+    )
 
 
-@router.get("", response_model=ResultsOut, responses={**AUTH_ERRORS, **BAD_QUERY})
+@router.get("", response_model=ResultsOut, response_model_exclude_unset=True, responses={**AUTH_ERRORS, **BAD_QUERY})
 def results(
-    company_id: ViewCompany, query: PeriodDep, marts: MartsDep, db: Db, lookbacks: LookbacksDep
+    company_id: ViewCompany,
+    query: PeriodDep,
+    marts: MartsDep,
+    db: Db,
+    lookbacks: LookbacksDep,
+    currency: CurrencyDep,
 ) -> dict[str, Any]:
-    """Metric totals for the period, each with its prior-period value, change, goal tracking and maturing days."""
-    figures = period_metrics(marts, db, company_id, query, PLATFORM_KINDS, lookbacks)
+    """Metric totals for the period, each with its prior-period value, change, goal tracking and maturing days;
+    with ``currency``, every amount converted into it day by day."""
+    figures = period_metrics(marts, db, company_id, query, PLATFORM_KINDS, lookbacks, currency)
     return {
         "period": figures.period.current(),
         "prior_period": figures.period.prior(),
@@ -195,7 +220,12 @@ def results(
     }
 
 
-@router.get("/campaigns", response_model=CampaignsOut, responses={**AUTH_ERRORS, **BAD_QUERY})
+@router.get(
+    "/campaigns",
+    response_model=CampaignsOut,
+    response_model_exclude_unset=True,
+    responses={**AUTH_ERRORS, **BAD_QUERY},
+)
 def campaigns(
     company_id: ViewCompany,
     query: PeriodDep,
@@ -203,17 +233,31 @@ def campaigns(
     marts: MartsDep,
     db: Db,
     lookbacks: LookbacksDep,
+    currency: CurrencyDep,
     sort_by: Annotated[str, Query(description="The column to sort by", json_schema_extra=enum(SORT_COLUMNS))] = "spend",
     sort_dir: Annotated[str, Query(description="asc or desc", json_schema_extra=enum(SORT_DIRECTIONS))] = "desc",
 ) -> dict[str, Any]:
-    """Each campaign's totals for the period and spend change against the prior period, with their totals."""
+    """Each campaign's totals for the period and spend change against the prior period, with their totals; with
+    ``currency``, every amount converted into it day by day."""
     sort_by = one_of("sort_by", sort_by, SORT_COLUMNS)
     sort_dir = one_of("sort_dir", sort_dir, SORT_DIRECTIONS)
     with marts.session(company_id) as session:
         period = load_period(session, query)
+        if currency is not None:
+            check_conversion(session, company_id, currency, period.bounds)
         rows = session.rows(
-            "campaigns", company_id=company_id, platform=platform, sort_by=sort_by, sort_dir=sort_dir, **period.bounds
+            "campaigns",
+            company_id=company_id,
+            platform=platform,
+            sort_by=sort_by,
+            sort_dir=sort_dir,
+            currency=currency,
+            **period.bounds,
         )
+    for row in rows:
+        converted_from = row.pop("converted_from")
+        if currency is not None:
+            row["converted_from"] = currency_list(converted_from)
     *campaign_rows, totals = rows
     warnings = [currency_warning("Spend", totals["currencies"])] if totals["currencies"] else []
     freshness = [entry.as_dict() for entry in company_freshness(db, company_id, lookbacks, platform)]
@@ -226,9 +270,20 @@ def campaigns(
     }
 
 
-@router.get("/campaigns/daily", response_model=DailyOut, responses={**AUTH_ERRORS, **BAD_QUERY})
+@router.get(
+    "/campaigns/daily",
+    response_model=DailyOut,
+    response_model_exclude_unset=True,
+    responses={**AUTH_ERRORS, **BAD_QUERY},
+)
 def campaigns_daily(
-    company_id: ViewCompany, query: PeriodDep, platform: PlatformDep, marts: MartsDep, db: Db, lookbacks: LookbacksDep
+    company_id: ViewCompany,
+    query: PeriodDep,
+    platform: PlatformDep,
+    marts: MartsDep,
+    db: Db,
+    lookbacks: LookbacksDep,
+    currency: CurrencyDep,
 ) -> Response:
     """Every campaign's spend on every day of the period (zero where it spent nothing), for sparklines; a series
     per platform and campaign, never two platforms' campaigns of the same id added together.
@@ -236,17 +291,30 @@ def campaigns_daily(
     A quarter of 100 campaigns is 9,000 points: the rows are written as JSON by orjson straight from the rollup's
     typed columns (a date and a double per point), which the response model documents, instead of being
     validated point by point on the way out. A point is maturing after its platform's ``settled_through``.
+    With ``currency``, each point's spend is converted at its own day's rate.
     """
     freshness = company_freshness(db, company_id, lookbacks, platform)
     settled = settled_parameters(freshness, PLATFORM_KINDS, list(PLATFORM_KINDS))
+    conversion: dict[str, Any] = {}
     with marts.session(company_id) as session:
         period = load_period(session, query)
+        if currency is not None:
+            check_conversion(session, company_id, currency, period.bounds)
+            (reported,) = session.rows(
+                "period_currencies", company_id=company_id, platform=platform, currency=currency, **period.bounds
+            )
+            conversion = {"currency": currency, "converted_from": currency_list(reported["currencies"])}
         rows = session.rows(
-            "campaign_daily_spend", company_id=company_id, platform=platform, **period.bounds, **settled
+            "campaign_daily_spend",
+            company_id=company_id,
+            platform=platform,
+            currency=currency,
+            **period.bounds,
+            **settled,
         )
     daily: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         point = {"date": row["date"], "spend": row["spend"], "platform": row["platform"], "maturing": row["maturing"]}
         daily.setdefault(row["campaign_id"], []).append(point)
-    body = {"daily": daily, "freshness": [entry.as_dict() for entry in freshness]}
+    body = {"daily": daily, "freshness": [entry.as_dict() for entry in freshness], **conversion}
     return Response(orjson.dumps(body, option=orjson.OPT_UTC_Z), media_type="application/json")

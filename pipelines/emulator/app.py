@@ -1,4 +1,5 @@
-"""The platform emulator: one ASGI app serving all five platforms' real paths under one base URL.
+"""The platform emulator: one ASGI app serving all five platforms' real paths, and the ECB's reference rates,
+under one base URL.
 
 Point every ``TALLY_<PLATFORM>_BASE_URL`` at it (``Settings.point_platforms_at``). ``/_emulator/`` holds the
 control routes the real platforms do not have: faults per platform and account, a request log, a reset.
@@ -10,7 +11,7 @@ from datetime import date
 
 from fastapi import APIRouter, FastAPI, Request
 
-from pipelines.emulator import ga4, google_ads, google_oauth, meta_ads, shopify, tiktok_ads
+from pipelines.emulator import ecb, ga4, google_ads, google_oauth, meta_ads, shopify, tiktok_ads
 from pipelines.emulator.faults import EmulatorState, FaultPlan, Restatement
 
 control = APIRouter(prefix="/_emulator", tags=["emulator control"])
@@ -70,6 +71,6 @@ def create_emulator() -> FastAPI:
     app = FastAPI(title="Tally platform emulator", docs_url="/_emulator/docs", openapi_url="/_emulator/openapi.json")
     app.state.emulator = EmulatorState()
     app.include_router(control)
-    for platform in (meta_ads, google_oauth, google_ads, tiktok_ads, shopify, ga4):
+    for platform in (meta_ads, google_oauth, google_ads, tiktok_ads, shopify, ga4, ecb):
         app.include_router(platform.router)
     return app

@@ -5,6 +5,9 @@
 -- (is_total) over exactly those campaigns. A campaign that ran only in the prior period is not listed.
 -- Ratios come from the sums; a zero denominator gives null. Amounts in several currencies are never added:
 -- the totals row then has null amounts and currency, and `currencies` names them.
+-- With :currency (an ISO 4217 code, null for none) the rows are read through sql/conversions/campaign_daily.sql:
+-- amounts are already in :currency day by day, so they add up across currencies, the ratios come from the
+-- converted sums, `currency` is :currency, and `converted_from` names the currencies each row converted.
 with days as (
     select
         platform,
@@ -49,11 +52,20 @@ campaigns as (
             as reach_impressions,
         cast(sum(case when not in_period then spend end) as double precision) as prior_spend,
         min(currency) as currency,
+        string_agg(distinct currency, ', ' order by currency) as currencies,
         -- One currency (or none, for counts) exactly when the smallest equals the largest.
-        coalesce(min(currency) = max(currency), true) as single_currency
+        coalesce(min(currency) = max(currency), true) as single_currency,
+        cast(:currency as varchar) is not null as is_converted
     from days
     group by platform, campaign_id
     having count(case when in_period then 1 end) > 0
+),
+
+-- The currencies of every amount of the period: what the totals row converted from, when converting.
+period_currencies as (
+    select string_agg(distinct currency, ', ' order by currency) as period_currencies
+    from days
+    where in_period
 ),
 
 -- The totals row's sums over exactly the campaigns listed.
@@ -69,7 +81,8 @@ totals as (
         coalesce(sum(conversion_value), 0) as conversion_value,
         sum(reach) as reach,
         sum(reach_impressions) as reach_impressions,
-        sum(prior_spend) as prior_spend
+        sum(prior_spend) as prior_spend,
+        cast(:currency as varchar) is not null as is_converted
     from campaigns
 ),
 
@@ -83,16 +96,17 @@ rows as (
         campaign_objective,
         daily_budget,
         lifetime_budget,
-        case when single_currency then spend end as spend,
+        case when single_currency or is_converted then spend end as spend,
         impressions,
         clicks,
         conversions,
-        case when single_currency then conversion_value end as conversion_value,
+        case when single_currency or is_converted then conversion_value end as conversion_value,
         reach,
         reach_impressions,
-        case when single_currency then prior_spend end as prior_spend,
-        case when single_currency then currency end as currency,
-        cast(null as varchar) as currencies
+        case when single_currency or is_converted then prior_spend end as prior_spend,
+        case when is_converted then cast(:currency as varchar) when single_currency then currency end as currency,
+        cast(null as varchar) as currencies,
+        case when is_converted then currencies end as converted_from
     from campaigns
     union all
     select
@@ -104,17 +118,19 @@ rows as (
         null,
         null,
         null,
-        case when single_currency then spend end,
+        case when single_currency or is_converted then spend end,
         impressions,
         clicks,
         conversions,
-        case when single_currency then conversion_value end,
+        case when single_currency or is_converted then conversion_value end,
         reach,
         reach_impressions,
-        case when single_currency then prior_spend end,
-        case when single_currency then currency end,
-        case when not single_currency then currencies end
+        case when single_currency or is_converted then prior_spend end,
+        case when is_converted then cast(:currency as varchar) when single_currency then currency end,
+        case when not single_currency and not is_converted then currencies end,
+        case when is_converted then period_currencies end
     from totals
+    cross join period_currencies
 ),
 
 final as (
@@ -141,7 +157,8 @@ final as (
         spend / nullif(conversions, 0) as cpa,
         currency,
         (spend - prior_spend) / nullif(prior_spend, 0) * 100 as spend_delta_pct,
-        currencies
+        currencies,
+        converted_from
     from rows
 ),
 

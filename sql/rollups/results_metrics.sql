@@ -10,6 +10,9 @@
 -- and currency, and `currencies` names them so the route can warn.
 -- maturing_days counts the period's days with data after the settled day of the metric's kind: days a sync
 -- still re-pulls, whose numbers the platforms may still restate. A ratio matures with its denominator.
+-- With :currency (an ISO 4217 code, null for none) the rows are read through sql/conversions/metric_daily.sql:
+-- amounts are already in :currency day by day, so every currency's amounts add up, the ratios come from the
+-- converted sums, `currency` is :currency for amounts, and `converted_from` names the currencies converted.
 with days as (
     select
         metric_key,
@@ -38,7 +41,8 @@ sums as (
         count(distinct case when in_period and is_maturing then date end) as maturing_days,
         count(distinct currency) as currency_count,
         min(currency) as currency,
-        string_agg(distinct currency, ', ' order by currency) as currencies
+        string_agg(distinct currency, ', ' order by currency) as currencies,
+        cast(:currency as varchar) is not null as is_converted
     from days
     group by metric_key
 ),
@@ -46,12 +50,16 @@ sums as (
 additive as (
     select
         metric_key,
-        cast(case when currency_count <= 1 then value end as double precision) as value,
-        cast(case when currency_count <= 1 then prior_value end as double precision) as prior_value,
+        cast(case when currency_count <= 1 or is_converted then value end as double precision) as value,
+        cast(case when currency_count <= 1 or is_converted then prior_value end as double precision) as prior_value,
         data_points,
         maturing_days,
-        case when currency_count = 1 then currency end as currency,
-        case when currency_count > 1 then currencies end as currencies
+        case
+            when currency_count >= 1 and is_converted then cast(:currency as varchar)
+            when currency_count = 1 then currency
+        end as currency,
+        case when currency_count > 1 and not is_converted then currencies end as currencies,
+        case when is_converted then currencies end as converted_from
     from sums
     where data_points > 0
 ),
@@ -73,7 +81,8 @@ ratios as (
         denominator.data_points,
         denominator.maturing_days,
         case when ratio.is_amount then numerator.currency end as currency,
-        coalesce(numerator.currencies, denominator.currencies) as currencies
+        coalesce(numerator.currencies, denominator.currencies) as currencies,
+        coalesce(numerator.converted_from, denominator.converted_from) as converted_from
     from ratio_definitions as ratio
     inner join additive as numerator on ratio.numerator = numerator.metric_key
     inner join additive as denominator on ratio.denominator = denominator.metric_key
@@ -89,6 +98,7 @@ metrics as (
         currency,
         prior_value,
         currencies,
+        converted_from,
         false as is_ratio
     from additive
     union all
@@ -101,6 +111,7 @@ metrics as (
         currency,
         prior_value,
         currencies,
+        converted_from,
         true as is_ratio
     from ratios
 ),
@@ -116,6 +127,7 @@ final as (
         prior_value,
         (value - prior_value) / nullif(prior_value, 0) * 100 as delta_pct,
         currencies,
+        converted_from,
         is_ratio
     from metrics
 )

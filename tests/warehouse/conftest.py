@@ -1,5 +1,5 @@
-"""Warehouses loaded with 30 days of every platform from the emulator, through the real pipelines and models:
-one DuckDB file and one PostgreSQL database, shared by the warehouse tests.
+"""Warehouses loaded with 30 days of every platform and the ECB's reference rates from the emulator, through the
+real pipelines and models: one DuckDB file and one PostgreSQL database, shared by the warehouse tests.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.emulator.accounts import emulator_credentials
+from pipelines.fx import rates_pipeline
+from pipelines.fx import source as fx_source
 from pipelines.loading import platform_pipeline
 from pipelines.registry import PLATFORMS, get_platform
 from tally.settings import Settings
 from tests.databases import temporary_postgres_database
 from warehouse.models import Warehouse
+from warehouse.rates import refresh_rates
 from warehouse.serving import refresh_marts
 
 COMPANY = "acme"
@@ -40,12 +43,19 @@ def load(settings: Settings, platforms: list[str]) -> None:
         platform_pipeline(platform, COMPANY, settings).run(source)
 
 
+def load_rates(settings: Settings) -> None:
+    """Load the ECB's reference rates from the emulator through the fx source, and build the rates mart."""
+    rates_pipeline(settings, settings.data_dir / "dlt").run(fx_source(settings))
+    refresh_rates(settings)
+
+
 @pytest.fixture(scope="package")
 def duckdb_settings(tmp_path_factory: pytest.TempPathFactory, emulator_url: str) -> Settings:
     """Every platform loaded into a DuckDB warehouse file, modelled and published as a marts run does it."""
     httpx.post(f"{emulator_url}/_emulator/reset").raise_for_status()
     settings = warehouse_settings(tmp_path_factory.mktemp("duckdb"), emulator_url)
     load(settings, list(PLATFORMS))
+    load_rates(settings)
     refresh_marts(settings)
     return settings
 
@@ -64,6 +74,7 @@ def postgres_settings(tmp_path_factory: pytest.TempPathFactory, emulator_url: st
     with temporary_postgres_database("tally_models") as url:
         settings = warehouse_settings(tmp_path_factory.mktemp("postgres"), emulator_url, url)
         load(settings, list(PLATFORMS))
+        load_rates(settings)
         refresh_marts(settings)
         yield settings
 

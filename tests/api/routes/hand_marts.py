@@ -19,6 +19,7 @@ from tests.databases import temporary_postgres_database
 from tests.fake_openai import MODEL, FakeOpenAI
 from tests.results_data import Fixture, build, build_duckdb
 from warehouse.app_tables import connections
+from warehouse.rates import publish_rates
 from warehouse.serving import publish
 
 KINDS = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -31,6 +32,7 @@ def served_marts(kind: str, data: Fixture, tmp_path_factory: pytest.TempPathFact
         data_dir = tmp_path_factory.mktemp("hand_marts")
         with build_duckdb(str(data_dir / "warehouse.duckdb"), data) as warehouse:
             publish(warehouse, data_dir / "serving")
+            publish_rates(warehouse, data_dir / "serving_rates")
         yield {"data_dir": data_dir}
         return
     with temporary_postgres_database("tally_hand_marts") as url:

@@ -3,11 +3,14 @@ the results reads. Not partitioned: the rates are no client's, a load brings the
 one (the whole history on a first load), and the mart is rebuilt whole (a few thousand rows a year).
 
 ``fx_rates_schedule`` loads them every morning before the daily refresh queues the syncs, so yesterday's rates
-(published around 16:00 CET) are in before the day's figures are.
+(published around 16:00 CET) are in before the day's figures are. ``fx_rates_catch_up_sensor`` loads them when
+they never were (a new deployment, the demo) or the schedule has not loaded them for more than a day (the daemon
+was down at 05:30), so no one has to launch the job by hand before ``?currency=`` works.
 """
 
 import shutil
 import time
+from datetime import UTC, datetime
 
 import dagster as dg
 from dlt.pipeline.exceptions import PipelineStepFailed
@@ -105,3 +108,23 @@ fx_rates_schedule = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every morning at 05:30 UTC, before the daily refresh (06:00), load the ECB's reference rates.",
 )
+
+
+# A morning's load older than this means the schedule missed at least one morning.
+CATCH_UP_AFTER_SECONDS = 26 * 3600
+
+
+@dg.sensor(
+    job=fx_rates_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Load the ECB's reference rates when they never were loaded, or not for more than a day.",
+)
+def fx_rates_catch_up_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    """Reads only the instance (the raw rates' last materialization), never the warehouse. One request per UTC
+    day at most: a load that fails (the ECB unreachable) is asked for again the next day, or by the schedule."""
+    last = context.instance.get_latest_materialization_event(RAW_RATES_KEY)
+    if last is not None and time.time() - last.timestamp < CATCH_UP_AFTER_SECONDS:
+        return dg.SkipReason("the reference rates were loaded within the last day")
+    today = datetime.now(UTC).date().isoformat()
+    return dg.RunRequest(run_key=f"fx-rates-catch-up-{today}")

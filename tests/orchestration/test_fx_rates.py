@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from orchestration.assets.fx import fx_rates, fx_reference_rates
+from orchestration.assets.fx import fx_rates, fx_rates_catch_up_sensor, fx_reference_rates
 from orchestration.resources import TallyResource
 from tests.databases import temporary_postgres_database
 from warehouse.models import Warehouse, query
@@ -170,3 +170,14 @@ def test_an_ecb_failure_fails_the_load_with_its_reason(
     assert not result.success
     (failure,) = [event for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
     assert "European Central Bank: server error after retries: HTTP 500" in str(failure.event_specific_data)
+
+
+def test_rates_never_loaded_are_asked_for_and_not_again_once_loaded(
+    tally: TallyResource, emulator: httpx.Client, instance: dg.DagsterInstance, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TALLY_HISTORY_START", HISTORY_START.isoformat())
+    asked = fx_rates_catch_up_sensor(dg.build_sensor_context(instance=instance))
+    assert isinstance(asked, dg.RunRequest)
+    assert asked.run_key == f"fx-rates-catch-up-{datetime.now(UTC).date().isoformat()}"
+    materialize(tally, instance)
+    assert isinstance(fx_rates_catch_up_sensor(dg.build_sensor_context(instance=instance)), dg.SkipReason)

@@ -109,6 +109,7 @@ def run_breakdown(instance: dg.DagsterInstance, requested_at: float) -> list[str
     records = instance.get_run_records()
     created = [record.create_timestamp.timestamp() - requested_at for record in records]
     queued, starting, running, events = [], [], [], []
+    failures: list[str] = []
     steps: dict[str, list[float]] = {}
     by_type: Counter[str] = Counter()
     for record in records:
@@ -134,7 +135,9 @@ def run_breakdown(instance: dg.DagsterInstance, requested_at: float) -> list[str
             if entry.dagster_event_type == dg.DagsterEventType.STEP_START:
                 started_at[entry.step_key] = entry.timestamp
                 steps.setdefault(f"{kind} waiting to start", []).append(entry.timestamp - previous_end)
-            elif entry.dagster_event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            if entry.dagster_event_type == dg.DagsterEventType.STEP_FAILURE:
+                failures.append(f"failed step: {record.dagster_run.job_name} {entry.step_key}: {entry.message}")
+            if entry.dagster_event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
                 steps.setdefault(kind, []).append(entry.timestamp - started_at.get(entry.step_key, entry.timestamp))
                 previous_end = entry.timestamp
 
@@ -142,15 +145,19 @@ def run_breakdown(instance: dg.DagsterInstance, requested_at: float) -> list[str
         values = sorted(values)
         return f"median {values[len(values) // 2]:.2f} {unit}, max {values[-1]:.2f} {unit}" if values else "none"
 
-    return [
-        f"runs: {len(records)}",
-        f"run created after the first request: {spread(created)}",
-        f"queued before launch (run limits): {spread(queued)}",
-        f"launch to first step (worker process start): {spread(starting)}",
-        f"first step to run end: {spread(running)}",
-        f"events stored per run: {spread([float(n) for n in events], 'events')}",
-        "events stored by type, all runs: " + ", ".join(f"{kind} {count}" for kind, count in by_type.most_common()),
-    ] + [f"step {kind}: {spread(durations)}" for kind, durations in sorted(steps.items())]
+    return (
+        [
+            f"runs: {len(records)}",
+            f"run created after the first request: {spread(created)}",
+            f"queued before launch (run limits): {spread(queued)}",
+            f"launch to first step (worker process start): {spread(starting)}",
+            f"first step to run end: {spread(running)}",
+            f"events stored per run: {spread([float(n) for n in events], 'events')}",
+            "events stored by type, all runs: " + ", ".join(f"{kind} {count}" for kind, count in by_type.most_common()),
+        ]
+        + [f"step {kind}: {spread(durations)}" for kind, durations in sorted(steps.items())]
+        + failures
+    )
 
 
 def directly(settings: Settings, clients: int) -> tuple[float, float]:

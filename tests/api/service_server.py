@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 
-from tally.child_processes import free_port
 from tally.settings import Settings
+from tests.ports import child_port
 from tests.results_data import CampaignDay, Fixture, build_duckdb
 from warehouse.serving import publish
 from warehouse.vault import generate_key
@@ -80,7 +80,7 @@ def tally_api(
     settings: Settings, log_path: Path, args: Sequence[str] = (), wait_path: str = "/readyz", timeout: float = 90
 ) -> Iterator[ApiProcess]:
     """Start ``tally api`` on a free port with ``args``; yield it once ``wait_path`` answers 200; stop its group."""
-    port = free_port()
+    port = child_port()
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "tally.cli", "api", "--port", str(port), *args],

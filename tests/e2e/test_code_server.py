@@ -24,10 +24,11 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from tally.child_processes import ChildProcesses, free_port
+from tally.child_processes import ChildProcesses
 from tally.demo import wait_for_code_location
 from tests.databases import temporary_postgres_database
 from tests.e2e.conftest import processes_of
+from tests.ports import child_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = REPO_ROOT / "deploy"
@@ -75,7 +76,7 @@ def test_the_deploy_workspace_loads_the_definitions_from_a_grpc_code_server(tmp_
     dagster_home = tmp_path / "dagster"
     dagster_home.mkdir()
     shutil.copyfile(REPO_ROOT / "dagster_home" / "dagster.yaml", dagster_home / "dagster.yaml")
-    code_port, ui_port = free_port(), free_port()
+    code_port, ui_port = child_port(), child_port()
     inherited = {key: value for key, value in os.environ.items() if not key.startswith(("TALLY_", "DAGSTER_"))}
     env = inherited | {
         "DAGSTER_HOME": str(dagster_home),

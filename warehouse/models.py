@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import filelock
 import sqlalchemy as sa
 
 from tally.settings import Settings
@@ -327,9 +328,27 @@ def query(warehouse: Warehouse, statement: str, params: dict[str, Any] | None = 
     return warehouse.execute(statement).fetchall()
 
 
+def writer_lock(settings: Settings) -> AbstractContextManager[object]:
+    """Exclusive use of the DuckDB file across processes, for as long as a writer needs it; none on PostgreSQL.
+
+    DuckDB lets one process open a file for writing, and a second process's open (even read-only) fails at once
+    with "Could not set lock on file" instead of waiting. The ``warehouse_writer`` pool is meant to keep writing
+    steps apart, but on SQLite instance storage two runs can both claim its one slot (Dagster reads a free slot
+    and then takes it by id, with no row lock), so a marts step failed while another run's load held the file.
+    This lock makes the writers wait instead. It is one object per file in a process and re-entrant within a
+    thread, so a load that holds it can open the warehouse transactions of its revision capture; another thread
+    of the same process waits like another process.
+    """
+    if settings.warehouse_url:
+        return nullcontext()
+    settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    return filelock.FileLock(f"{settings.duckdb_path}.lock", is_singleton=True, preserve_lock_file=True)
+
+
 @contextmanager
 def warehouse_transaction(settings: Settings) -> Iterator[Warehouse]:
-    """One transaction on the configured warehouse: PostgreSQL by URL, else the DuckDB file."""
+    """One transaction on the configured warehouse: PostgreSQL by URL, else the DuckDB file (under its writer
+    lock)."""
     if settings.warehouse_url:
         engine = sa.create_engine(settings.warehouse_url)
         try:
@@ -338,7 +357,7 @@ def warehouse_transaction(settings: Settings) -> Iterator[Warehouse]:
         finally:
             engine.dispose()
         return
-    with duckdb.connect(str(settings.duckdb_path)) as connection:
+    with writer_lock(settings), duckdb.connect(str(settings.duckdb_path)) as connection:
         connection.begin()
         try:
             yield connection

@@ -28,6 +28,7 @@ from warehouse.models import (
     query,
     warehouse_transaction,
     write_rows,
+    writer_lock,
 )
 from warehouse.serving import (
     CURRENT,
@@ -95,15 +96,16 @@ def rebuild_rates(warehouse: Warehouse) -> int:
 
 def refresh_rates(settings: Settings) -> RatesReport:
     """Rebuild ``marts.fx_rates`` from the loaded rates, then (DuckDB) publish it for the API."""
-    with warehouse_transaction(settings) as warehouse:
-        rows = rebuild_rates(warehouse)
-        ((currencies, latest),) = query(
-            warehouse, f"select count(distinct currency), max(valid_from) from marts.{RATES_MART}"
-        )
-        if isinstance(warehouse, sa.Connection):
-            return RatesReport(rows, int(currencies), latest, None)
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
-        version = publish_rates(warehouse, settings.rates_serving_dir)
+    with writer_lock(settings):
+        with warehouse_transaction(settings) as warehouse:
+            rows = rebuild_rates(warehouse)
+            ((currencies, latest),) = query(
+                warehouse, f"select count(distinct currency), max(valid_from) from marts.{RATES_MART}"
+            )
+            if isinstance(warehouse, sa.Connection):
+                return RatesReport(rows, int(currencies), latest, None)
+        with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
+            version = publish_rates(warehouse, settings.rates_serving_dir)
     return RatesReport(rows, int(currencies), latest, version)
 
 

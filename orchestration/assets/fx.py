@@ -19,6 +19,7 @@ from orchestration.assets.raw import OWNERS, warehouse_kind, warehouse_pool
 from orchestration.resources import TallyResource
 from pipelines.fx import DATASET, RAW_TABLES, TABLE, rates_pipeline, source
 from tally.errors import PlatformError
+from warehouse.models import writer_lock
 from warehouse.rates import latest_loaded_day, refresh_rates
 
 FX_GROUP = "fx"
@@ -44,7 +45,8 @@ def fx_reference_rates(context: dg.AssetExecutionContext, tally: TallyResource) 
     try:
         pipeline.extract(source(settings, since))
         counts = pipeline.normalize().row_counts
-        pipeline.load()
+        with writer_lock(settings):
+            pipeline.load()
     except PipelineStepFailed as exc:
         raise dg.Failure(description=failure_reason(exc)) from None
     finally:

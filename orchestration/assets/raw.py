@@ -38,6 +38,7 @@ from pipelines.loading import platform_pipeline
 from pipelines.registry import PLATFORMS, get_platform
 from tally.errors import PlatformAuthError, PlatformError
 from warehouse import connections as store
+from warehouse.models import writer_lock
 from warehouse.revisions import LoadRevisions, revision_capture
 
 WAREHOUSE_POOL = "warehouse_writer"
@@ -252,7 +253,10 @@ def write_platform(context: dg.OpExecutionContext, tally: TallyResource, fetched
     try:
         # The client's rows of these days are captured before the load replaces them and compared after it
         # (sql/revisions/), in this step, so the revision log sees exactly what this load changed.
-        with revision_capture(tally.settings, span.company_id, fetched.platform, span.start, span.end) as capture:
+        with (
+            writer_lock(tally.settings),
+            revision_capture(tally.settings, span.company_id, fetched.platform, span.start, span.end) as capture,
+        ):
             info = pipeline.load()
             _remove_stale_rows(pipeline, fetched.platform, span, info.loads_ids)
             changes = capture.after()

@@ -4,7 +4,10 @@ whose totals the tests add up themselves; on PostgreSQL two clients' refreshes a
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +32,7 @@ from tests.warehouse.raw_tables import (
 from warehouse.models import query, run_models, warehouse_transaction
 from warehouse.serving import CURRENT, refresh_marts
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 META = "raw_meta_ads.campaign_daily"
 # acme's Spring campaign re-reports Sep 1 at 20.50 instead of 10.50: Sep 1 spend is 20.50 + 1.25 + 2.50.
 ACME_RESTATED = [row | {"spend": "20.50"} if row["spend"] == "10.50" else row for row in ACME_RAW[META]]
@@ -134,6 +138,42 @@ def test_a_client_without_rows_any_more_loses_only_its_own_published_marts(tmp_p
     assert report.published is not None and report.published.removed == 1
     assert not (settings.serving_dir / "acme").exists()
     assert sorted(path.name for path in (settings.serving_dir / "globex").iterdir()) == globex_before
+
+
+HOLD_THE_WAREHOUSE = """
+import sys, time
+from pathlib import Path
+from tally.settings import Settings
+from warehouse.models import warehouse_transaction
+
+with warehouse_transaction(Settings(_env_file=None, data_dir=Path(sys.argv[1]))) as warehouse:
+    warehouse.execute("create table held (writer varchar)")
+    warehouse.execute("insert into held values ('the other process')")
+    Path(sys.argv[2]).touch()
+    time.sleep(1.5)
+"""
+
+
+def test_a_marts_refresh_waits_for_another_processs_duckdb_writer_instead_of_failing(tmp_path: Path) -> None:
+    """DuckDB refuses a second process's open of a file being written ("Could not set lock on file"), and two
+    runs on SQLite instance storage can both hold the warehouse_writer pool's one slot: the writer lock makes
+    the second writer wait, so both writes land."""
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    ready = tmp_path / "holding"
+    other = subprocess.Popen([sys.executable, "-c", HOLD_THE_WAREHOUSE, str(tmp_path), str(ready)], cwd=REPO_ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and other.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists(), "the other process never opened the warehouse"
+        write_both(settings)
+        report = refresh_marts(settings, ["acme"])
+    finally:
+        assert other.wait(timeout=60) == 0
+    assert report.companies == ("acme",)
+    assert metric_rows(settings, "acme") == ACME_METRICS
+    with warehouse_transaction(settings) as warehouse:
+        assert query(warehouse, "select writer from held") == [("the other process",)]
 
 
 def catalog(settings: Settings) -> list[tuple[str, ...]]:

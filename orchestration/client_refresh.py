@@ -1,21 +1,19 @@
-"""One client's refresh as one Dagster run: every requested platform fetched, then written, then that client's
-marts rebuilt and published.
+"""One client's refresh as one Dagster run: every requested platform fetched, then written together with that
+client's marts, then recorded.
 
 A request (a sync or a backfill) used to cost a run per platform plus a marts run, each with its own process
-start-up. Here it is one run on the in-process executor: ``plan_refresh`` fans out one step pair per platform,
-``fetch_days`` (HTTP and normalisation, no lock, so clients fetch side by side) and ``write_days`` (the only
-platform step that holds the DuckDB ``warehouse_writer`` pool), ``record_days`` stores the raw partitions'
-materializations outside the pool, ``reconcile_days`` compares the load with the platform's own totals (an
-asset check evaluation), and ``refresh_client_marts`` publishes the client's marts once every platform
-is written. Each step records its progress on the request's step row, and the
-marts step records the request's final state, so ``succeeded`` means the data is served.
+start-up. Here it is one run on the in-process executor: ``plan_refresh`` fans out one ``fetch_days`` step per
+platform (HTTP and normalisation, no lock, so clients fetch side by side); ``write_days`` is the one step that
+holds the DuckDB ``warehouse_writer`` pool: it writes each platform's days, then rebuilds and publishes the
+client's marts; ``record_days`` stores the raw partitions' materializations and evaluates each platform's
+reconciliation check, outside the pool. Each step records its progress on the request's step rows, and the
+marts publication records the request's final state, so ``succeeded`` means the data is served.
 
-The raw assets' (client, day) partitions and the marts' client partition are materialized by these steps, so
-the asset pages show what the run loaded. A platform that fails fails its own step (and the run), the marts step
-does not run, and the run_requests sensor publishes what the other platforms loaded with a marts run of its own.
+A platform that fails is recorded as failed on its step row (with the platform's reason), the others are still
+written and published, the request ends ``failed`` with that reason, and ``record_days`` fails the run with it.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -100,6 +98,8 @@ def plan_refresh(context: dg.OpExecutionContext, tally: TallyResource, config: R
     description="Fetch one platform's days of the client and normalise them; holds no warehouse lock.",
 )
 def fetch_days(context: dg.OpExecutionContext, tally: TallyResource, planned: PlannedLoad) -> FetchedDays:
+    """A platform that cannot be fetched is recorded as failed on the request and handed on as such: the other
+    platforms are still written and published, and ``record_days`` fails the run with every platform's reason."""
     platform, span = planned.platform, planned.span
     request_id = context.run.tags.get(TAG_REQUEST)
     _record(tally, request_id, platform, "running", partitions_done=0)
@@ -110,61 +110,85 @@ def fetch_days(context: dg.OpExecutionContext, tally: TallyResource, planned: Pl
     try:
         return fetch_platform(context, tally, platform, span, on_progress=progress)
     except dg.Failure as failure:
-        _record(tally, request_id, platform, "failed", error=failure.description)
-        raise
+        reason = failure.description or f"{platform}: the fetch failed"
+        context.log.error(reason)
+        _record(tally, request_id, platform, "failed", error=reason)
+        return FetchedDays(platform, span, None, None, "", {}, 0.0, failed=reason)
+
+
+@dataclass(frozen=True)
+class ClientWrites:
+    """What a refresh wrote: each platform's write (a failed one carries its reason), and why the marts were not
+    published, if they were not."""
+
+    written: list[WrittenDays]
+    marts_error: str | None = None
 
 
 @dg.op(
-    out=dg.Out(WrittenDays, io_manager_key=IN_MEMORY),
+    out=dg.Out(ClientWrites, io_manager_key=IN_MEMORY),
     pool=warehouse_pool(),
-    description="Write one platform's fetched days into its raw tables.",
+    description="Write every fetched platform into its raw tables, then rebuild and publish the client's marts.",
 )
-def write_days(context: dg.OpExecutionContext, tally: TallyResource, fetched: FetchedDays) -> WrittenDays:
-    """Only the write holds the writer slot; its materializations are stored by ``record_days``, outside it."""
+def write_days(
+    context: dg.OpExecutionContext, tally: TallyResource, client: str, fetched: list[FetchedDays]
+) -> ClientWrites:
+    """The one step of a refresh that holds the writer slot, claimed once for all of the client's platforms and
+    its marts: a claim that waits is polled by Dagster at 1 s and more, so six claims per run (a write per
+    platform, then the marts) left the slot idle between runs for most of a morning refresh (bench/refresh.py).
+    The materializations are stored by ``record_days``, outside the slot."""
     request_id = context.run.tags.get(TAG_REQUEST)
+    written: list[WrittenDays] = []
+    for each in sorted(fetched, key=lambda days: days.platform):
+        if each.failed:
+            written.append(WrittenDays(each, 0.0))
+            continue
+        try:
+            done = write_platform(context, tally, each)
+        except dg.Failure as failure:
+            reason = failure.description or f"{each.platform}: the write failed"
+            context.log.error(reason)
+            _record(tally, request_id, each.platform, "failed", error=reason)
+            written.append(WrittenDays(replace(each, failed=reason), 0.0))
+            continue
+        status = "skipped" if each.skipped else "succeeded"
+        _record(tally, request_id, each.platform, status, partitions_done=each.span.days, error=each.skipped)
+        written.append(done)
     try:
-        written = write_platform(context, tally, fetched)
-    except dg.Failure as failure:
-        _record(tally, request_id, fetched.platform, "failed", error=failure.description)
-        raise
-    status = "skipped" if fetched.skipped else "succeeded"
-    _record(tally, request_id, fetched.platform, status, partitions_done=fetched.span.days, error=fetched.skipped)
-    return written
-
-
-@dg.op(
-    out=dg.Out(dg.Nothing, io_manager_key=IN_MEMORY),
-    description="Materialize the (client, day) partitions of the raw tables a write first loaded or changed.",
-)
-def record_days(context: dg.OpExecutionContext, written: WrittenDays) -> None:
-    """A step of its own, so that storing an event per table and day (about 15 ms each on SQLite storage) does
-    not hold the warehouse writer slot that every other client's write is waiting for."""
-    _report_raw_partitions(context, written)
-
-
-@dg.op(
-    out=dg.Out(dg.Nothing, io_manager_key=IN_MEMORY),
-    description="Compare one platform's load with the platform's own account-level totals.",
-)
-def reconcile_days(context: dg.OpExecutionContext, tally: TallyResource, written: WrittenDays) -> None:
-    """Evaluate the platform's reconciliation check (orchestration/checks.py) for the days just written. A gap is
-    a WARN on the raw asset's Checks tab and ``reconciled: false`` in freshness; the load itself stands."""
-    evaluation = reconciliation_evaluation(tally, written)
-    if evaluation is not None:
-        context.log_event(evaluation)
-
-
-@dg.op(
-    out=dg.Out(dg.Nothing, io_manager_key=IN_MEMORY),
-    pool=warehouse_pool(),
-    description="Rebuild and publish the client's marts, then record the request's outcome.",
-)
-def refresh_client_marts(
-    context: dg.OpExecutionContext, tally: TallyResource, client: str, written: list[WrittenDays]
-) -> None:
-    metadata = publish_client_marts(context, tally, [client], context.run.tags.get(TAG_REQUEST))
+        metadata = publish_client_marts(context, tally, [client], request_id)
+    except Exception as exc:  # recorded on the request by publish_client_marts; the run fails in record_days
+        context.log.error(f"the marts refresh of {client} failed: {exc}")
+        return ClientWrites(written, marts_error=str(exc).strip().splitlines()[0][:200] or type(exc).__name__)
     for name in MART_MODELS:
         context.log_event(dg.AssetMaterialization(asset_key=mart_asset_key(name), partition=client, metadata=metadata))
+    return ClientWrites(written)
+
+
+@dg.op(
+    out=dg.Out(dg.Nothing, io_manager_key=IN_MEMORY),
+    description="Materialize the raw partitions the writes changed, reconcile each platform with its own totals.",
+)
+def record_days(context: dg.OpExecutionContext, tally: TallyResource, writes: ClientWrites) -> None:
+    """Outside the writer slot: storing an event per table and day (about 15 ms each on SQLite storage) and asking
+    each platform for its account-level totals (orchestration/checks.py, a WARN on the raw asset's Checks tab and
+    ``reconciled: false`` in freshness when they differ) would otherwise hold up every other client's write.
+    Fails the run, with every reason, when a platform or the marts failed (the request already says so)."""
+    failures = {}
+    for each in writes.written:
+        if each.fetched.failed:
+            failures[each.fetched.platform] = each.fetched.failed
+            continue
+        _report_raw_partitions(context, each)
+        evaluation = reconciliation_evaluation(tally, each)
+        if evaluation is not None:
+            context.log_event(evaluation)
+    if writes.marts_error:
+        failures["marts"] = writes.marts_error
+    if failures:
+        raise dg.Failure(
+            description="; ".join(f"{step}: {reason}" for step, reason in failures.items()),
+            metadata={step: dg.MetadataValue.text(reason) for step, reason in failures.items()},
+        )
 
 
 @dg.job(
@@ -174,10 +198,8 @@ def refresh_client_marts(
 )
 def client_refresh_job() -> None:
     platforms, client = plan_refresh()
-    written = platforms.map(lambda planned: write_days(fetch_days(planned)))
-    written.map(record_days)
-    written.map(reconcile_days)
-    refresh_client_marts(client, written.collect())
+    fetched = platforms.map(fetch_days)
+    record_days(write_days(client, fetched.collect()))
 
 
 def _report_raw_partitions(context: dg.OpExecutionContext, written: WrittenDays) -> None:

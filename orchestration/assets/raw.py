@@ -137,6 +137,8 @@ class FetchedDays:
     row_counts: dict[str, int]
     duration_s: float
     skipped: str | None = None
+    # Why the platform could not be fetched (its reason as the request shows it); nothing is written for it.
+    failed: str | None = None
     budget_waits: tuple[BudgetWait, ...] = ()
     # Whether the connection's health needs attention (its status is then ``warning``), and its warnings.
     warning: bool = False

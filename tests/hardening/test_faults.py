@@ -89,18 +89,18 @@ def connect_all(stack: Stack) -> dict[str, dict[str, Any]]:
 
 
 def dagster_outcome(instance: dg.DagsterInstance, request_id: str, platform: str) -> tuple[str, str | None]:
-    """The status of the platform's steps in the request's run (``SUCCESS`` or ``FAILURE``), and the failure's
-    description as Dagster recorded it."""
+    """Whether the request's run failed for the platform (``SUCCESS`` or ``FAILURE``), and the platform's reason as
+    Dagster recorded it: the run's failure carries each failed platform's reason in its metadata."""
     [run] = instance.get_runs(
         filters=dg.RunsFilter(tags={"tally/request_id": request_id}, job_name="client_refresh_job")
     )
-    failures = [
-        record.dagster_event.step_failure_data.user_failure_data
+    reasons = [
+        entry.text
         for record in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_FAILURE)
-        if record.step_key in (f"fetch_days[{platform}]", f"write_days[{platform}]")
+        if (failure := record.dagster_event.step_failure_data.user_failure_data) is not None
+        and (entry := failure.metadata.get(platform)) is not None
     ]
-    description = failures[0].description if failures and failures[0] else None
-    return ("FAILURE" if failures else "SUCCESS"), description
+    return ("FAILURE" if reasons else "SUCCESS"), (reasons[0] if reasons else None)
 
 
 @pytest.mark.slow

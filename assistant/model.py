@@ -3,6 +3,9 @@
 Every failure of the server becomes a domain error with a message fit for callers (502, or 504 on a timeout);
 the SDK's exception text is not passed on, as it may quote the request. Retries are ours, not the SDK's: the SDK
 would give each attempt the whole timeout again, so a question's deadline could not bound them.
+
+The SDK is imported where it is used: importing it costs about 0.4 s of CPU, which every Dagster run worker paid
+on start (the definitions import this module for the weekly insight asset) though only insight runs call a model.
 """
 
 from __future__ import annotations
@@ -10,14 +13,15 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Any
-
-import openai
-from openai.types.chat import ChatCompletionMessage
+from typing import TYPE_CHECKING, Any
 
 from assistant.deadline import Deadline
 from tally.errors import ModelError, ModelTimeout
 from tally.settings import Settings
+
+if TYPE_CHECKING:
+    import openai
+    from openai.types.chat import ChatCompletionMessage
 
 log = logging.getLogger("tally.ai")
 # A local OpenAI-compatible server often needs no key, but the SDK refuses to start without one.
@@ -51,6 +55,8 @@ class LanguageModel:
         Each attempt waits at most the model timeout or the time ``deadline`` has left, whichever is shorter;
         past the deadline ``AnswerDeadlineExceeded``, else ``ModelTimeout`` or ``ModelError`` when the server fails.
         """
+        import openai
+
         attempt = 0
         while True:
             timeout = self.timeout_seconds if deadline is None else min(self.timeout_seconds, deadline.check())
@@ -80,6 +86,8 @@ class LanguageModel:
 
     def failure(self, exc: openai.APIError) -> ModelError:
         """The domain error for the SDK's, logged without its text."""
+        import openai
+
         if isinstance(exc, openai.APITimeoutError):
             log.warning("model request timed out model=%s", self.model)
             return ModelTimeout(f"The language model did not answer within {self.timeout_seconds:g} s")
@@ -104,6 +112,8 @@ class LanguageModel:
 def retry_delay(exc: openai.APIError, attempt: int) -> float | None:
     """How long to wait before retrying after ``exc`` (the ``attempt``-th, from 0), or None when it is not retried:
     the server's ``Retry-After`` when it gives one, else exponential backoff."""
+    import openai
+
     if isinstance(exc, openai.APIConnectionError):  # timeouts included
         return backoff(attempt)
     if not isinstance(exc, openai.APIStatusError):
@@ -144,6 +154,8 @@ def create_language_model(settings: Settings) -> LanguageModel | None:
     """The configured model, or None when ``TALLY_LLM_MODEL`` and a server (key or base URL) are not both set."""
     if not settings.llm_configured or settings.llm_model is None:
         return None
+    import openai
+
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else NO_KEY
     client = openai.OpenAI(
         api_key=key, base_url=settings.openai_base_url, timeout=settings.llm_timeout_seconds, max_retries=0

@@ -1,13 +1,16 @@
 """A morning refresh of N clients x 5 platforms through Tally, against the same loads and marts SQL run directly.
 
-Through Tally is the production path on loopback: every client is connected to the emulator's five platforms
-through the API; then the clock starts, each client gets ``POST .../connections/sync`` (the outbox), and Dagster's
-own daemon runs the run_requests sensor and launches the runs as in production (a process per run, the
-instance's queued-run limits); the clock stops when every request reads ``succeeded``, which means its client's
-marts are published. Directly is what those runs do, without Dagster: for one client after another, each
-platform's dlt source over the same lookback window into a DuckDB file of its own, then
-``refresh_marts(settings, [client])``. The marts part is measured again on synthetic marts by
-``bench/marts.py`` at ``--marts-clients`` and a tenth of them. Prints every figure, then last
+A morning's refresh is of clients Tally already holds: yesterday's sync loaded their windows, and overnight
+the ad platforms restated a day here and there inside their attribution windows. So every client is connected to
+the emulator's five platforms through the API and synced once, untimed; then each ad platform restates one
+campaign-day of each client (``/_emulator/restatements``); then the clock starts, each client gets
+``POST .../connections/sync`` (the outbox), and Dagster's own daemon runs the run_requests sensor and launches the
+runs as in production (a process per run, the instance's queued-run limits); the clock stops when every request
+reads ``succeeded``, which means its client's marts are published. Directly is what those runs do, without
+Dagster: for one client after another, each platform's dlt source over the same lookback window into a DuckDB
+file of its own, then ``refresh_marts(settings, [client])``, also timed on its second pass. The marts part is
+measured again on synthetic marts by ``bench/marts.py`` at ``--marts-clients`` and a tenth of them. Prints every
+figure, then last
 
     refresh_ratio=<through Tally / direct>
     marts_per_client_growth=<one client's marts refresh at N clients / at N/10>
@@ -36,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 import dagster as dg  # noqa: E402
+import httpx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench.marts import marts_per_client_growth  # noqa: E402
@@ -43,7 +47,7 @@ from pipelines.emulator import synthetic  # noqa: E402
 from pipelines.emulator.accounts import emulator_credentials  # noqa: E402
 from pipelines.emulator.app import create_emulator  # noqa: E402
 from pipelines.loading import platform_pipeline  # noqa: E402
-from pipelines.registry import PLATFORMS, get_platform, lookback_days  # noqa: E402
+from pipelines.registry import PLATFORMS, get_platform, lookback_days, platforms_of_kind  # noqa: E402
 from tally.background_server import serve_in_thread  # noqa: E402
 from tally.settings import Settings  # noqa: E402
 from tests.databases import dagster_postgres_storage, temporary_postgres_database  # noqa: E402
@@ -78,9 +82,11 @@ def wait_for_sensor(stack: DaemonStack, clients: int) -> None:
     stack.wait_until(ticked, 300, "the sensor's first tick")
 
 
-def through_tally(stack: DaemonStack, clients: int) -> tuple[float, list[str]]:
-    """Seconds from the first sync request to every request succeeded, and where the runs spent it."""
+def sync_every_client(stack: DaemonStack, clients: int) -> float:
+    """Ask for every client's sync through the API; the seconds until every request reads ``succeeded``."""
     engine = create_app_engine(stack.settings.resolved_app_database_url)
+    with engine.connect() as db:
+        earlier = db.execute(sa.select(sa.func.count()).select_from(run_requests)).scalar_one()
     started = time.perf_counter()
     for index in range(clients):
         response = stack.api.post(f"/api/clients/{company_id(index)}/connections/sync")
@@ -93,11 +99,35 @@ def through_tally(stack: DaemonStack, clients: int) -> tuple[float, list[str]]:
         if "failed" in statuses:
             failed = "\n".join(f"{row.company_id}: {row.error}" for row in rows if row.status == "failed")
             raise SystemExit(f"a sync failed:\n{failed}\n{stack.daemon_log_tail()}")
-        return len(statuses) == clients and set(statuses) == {"succeeded"}
+        return len(statuses) == earlier + clients and set(statuses) == {"succeeded"}
 
     stack.wait_until(all_final, 3600, "every sync to succeed", interval_seconds=0.2)
     seconds = time.perf_counter() - started
     engine.dispose()
+    return seconds
+
+
+def restate_overnight(emulator_url: str, clients: int) -> None:
+    """Each ad platform restates one campaign-day of each client, three days back (inside every sync window)."""
+    with httpx.Client(base_url=emulator_url) as emulator:
+        for index in range(clients):
+            for platform in platforms_of_kind("ads"):
+                credentials = get_platform(platform).credentials_model.model_validate(
+                    emulator_credentials(platform, index + 1)
+                )
+                account_id = credentials.account_id()
+                day = datetime.now(ZoneInfo(synthetic.account(platform, account_id).timezone)).date()
+                day -= timedelta(days=3)
+                live = next(c for c in synthetic.campaigns(platform, account_id) if c.runs_on(day))
+                restated = {"campaign_id": live.id, "date": day.isoformat(), "spend": "123.45"}
+                emulator.put(f"/_emulator/restatements/{platform}/{account_id}", json=restated).raise_for_status()
+
+
+def through_tally(stack: DaemonStack, emulator_url: str, clients: int) -> tuple[float, list[str]]:
+    """Seconds of the morning's syncs through Tally (after a first, untimed one), and where their runs spent it."""
+    sync_every_client(stack, clients)
+    restate_overnight(emulator_url, clients)
+    seconds = sync_every_client(stack, clients)
     with dg.DagsterInstance.from_config(str(stack.dagster_home)) as instance:
         return seconds, run_breakdown(instance, time.time() - seconds)
 
@@ -106,7 +136,7 @@ def run_breakdown(instance: dg.DagsterInstance, requested_at: float) -> list[str
     """Where the runs' time went, from the instance's own run records and event log: how long after the first
     request each run was created (the sensor), waited in the queue (the run coordinator's limits), took from
     launch to its first step (the run worker's process start), ran, and how many events it stored."""
-    records = instance.get_run_records()
+    records = [record for record in instance.get_run_records() if record.create_timestamp.timestamp() >= requested_at]
     created = [record.create_timestamp.timestamp() - requested_at for record in records]
     queued, starting, running, events = [], [], [], []
     failures: list[str] = []
@@ -161,7 +191,14 @@ def run_breakdown(instance: dg.DagsterInstance, requested_at: float) -> list[str
 
 
 def directly(settings: Settings, clients: int) -> tuple[float, float]:
-    """Seconds for the same loads with dlt alone, one client after another, and the part spent on the marts."""
+    """Seconds for the same loads with dlt alone, one client after another, and the part spent on the marts: the
+    second of two passes, as through Tally."""
+    load_directly(settings, clients)
+    return load_directly(settings, clients)
+
+
+def load_directly(settings: Settings, clients: int) -> tuple[float, float]:
+    """One pass of every client's loads and marts refresh; its seconds and the part spent on the marts."""
     started, marts_seconds = time.perf_counter(), 0.0
     for index in range(clients):
         company = company_id(index)
@@ -202,7 +239,7 @@ def main() -> int:
             with daemon_stack(root / "tally", emulator_url, companies, storage) as stack:
                 connect_clients(stack, args.clients)
                 wait_for_sensor(stack, args.clients)
-                tally_s, breakdown = through_tally(stack, args.clients)
+                tally_s, breakdown = through_tally(stack, emulator_url, args.clients)
             direct_settings = stack.settings.model_copy(update={"data_dir": root / "direct"})
             direct_s, direct_marts_s = directly(direct_settings, args.clients)
     growth = marts_per_client_growth(args.marts_clients, args.marts_repeats)

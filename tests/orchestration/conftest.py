@@ -2,8 +2,9 @@
 
 ``execute`` runs the job a sensor's run request names, in this process, with the request's config and tags
 (Dagster's public ``execute_in_process``): what these tests check is the sensor's hand-over and the jobs' work,
-not the daemon's launching, which tests/orchestration/test_daemon*.py check with a real daemon. The assets, the
-sensor, the jobs and the warehouse are the real ones; the expected rows come from the emulator over HTTP.
+not the daemon's launching, which tests/e2e/test_daemon_backfill.py and tests/hardening/test_killed_request.py
+check with a real daemon. The assets, the sensor, the jobs and the warehouse are the real ones; the expected rows
+come from the emulator over HTTP.
 """
 
 from __future__ import annotations

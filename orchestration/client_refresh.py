@@ -19,7 +19,7 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration.assets.marts import mart_asset_key, publish_client_marts
+from orchestration.assets.marts import mart_asset_key, marts_failure_reason, publish_client_marts
 from orchestration.assets.raw import (
     FetchedDays,
     WrittenDays,
@@ -110,10 +110,8 @@ def fetch_days(context: dg.OpExecutionContext, tally: TallyResource, planned: Pl
     try:
         return fetch_platform(context, tally, platform, span, on_progress=progress)
     except dg.Failure as failure:
-        reason = failure.description or f"{platform}: the fetch failed"
-        context.log.error(reason)
-        _record(tally, request_id, platform, "failed", error=reason)
-        return FetchedDays(platform, span, None, None, "", {}, 0.0, failed=reason)
+        unfetched = FetchedDays(platform, span, None, None, "", {}, 0.0)
+        return _failed(context, tally, request_id, unfetched, failure, "fetch")
 
 
 @dataclass(frozen=True)
@@ -146,10 +144,7 @@ def write_days(
         try:
             done = write_platform(context, tally, each)
         except dg.Failure as failure:
-            reason = failure.description or f"{each.platform}: the write failed"
-            context.log.error(reason)
-            _record(tally, request_id, each.platform, "failed", error=reason)
-            written.append(WrittenDays(replace(each, failed=reason), 0.0))
+            written.append(WrittenDays(_failed(context, tally, request_id, each, failure, "write"), 0.0))
             continue
         status = "skipped" if each.skipped else "succeeded"
         _record(tally, request_id, each.platform, status, partitions_done=each.span.days, error=each.skipped)
@@ -157,8 +152,9 @@ def write_days(
     try:
         metadata = publish_client_marts(context, tally, [client], request_id)
     except Exception as exc:  # recorded on the request by publish_client_marts; the run fails in record_days
-        context.log.error(f"the marts refresh of {client} failed: {exc}")
-        return ClientWrites(written, marts_error=str(exc).strip().splitlines()[0][:200] or type(exc).__name__)
+        reason = marts_failure_reason(exc)
+        context.log.error(f"{client}: {reason}")
+        return ClientWrites(written, marts_error=reason)
     for name in MART_MODELS:
         context.log_event(dg.AssetMaterialization(asset_key=mart_asset_key(name), partition=client, metadata=metadata))
     return ClientWrites(written)
@@ -223,6 +219,22 @@ def _report_raw_partitions(context: dg.OpExecutionContext, written: WrittenDays)
         for day in days:
             partition = str(partition_key(span.company_id, day))
             context.log_event(dg.AssetMaterialization(asset_key=key, partition=partition, metadata=metadata))
+
+
+def _failed(
+    context: dg.OpExecutionContext,
+    tally: TallyResource,
+    request_id: str | None,
+    days: FetchedDays,
+    failure: dg.Failure,
+    step: str,
+) -> FetchedDays:
+    """Record a platform's failed fetch or write on its step row and the run's log; the days, marked failed with
+    the platform's reason, for the steps after it."""
+    reason = failure.description or f"{days.platform}: the {step} failed"
+    context.log.error(reason)
+    _record(tally, request_id, days.platform, "failed", error=reason)
+    return replace(days, failed=reason)
 
 
 def _record(

@@ -62,6 +62,12 @@ def marts(context: dg.AssetExecutionContext, tally: TallyResource):
         yield dg.MaterializeResult(asset_key=mart_asset_key(name), metadata=metadata)
 
 
+def marts_failure_reason(exc: Exception) -> str:
+    """A failed marts refresh as a request shows it: the first line of the error, short."""
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    return f"the marts refresh failed: {detail}"
+
+
 def publish_client_marts(
     context: dg.OpExecutionContext, tally: TallyResource, companies: list[str] | None, request_id: str | None
 ) -> dict[str, Any]:
@@ -75,8 +81,7 @@ def publish_client_marts(
         report = refresh_marts(tally.settings, companies)
     except Exception as exc:
         if request_id:
-            detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            reason = f"the marts refresh failed: {detail}"
+            reason = marts_failure_reason(exc)
             with tally.app_engine().begin() as db:
                 outbox.update_step(db, request_id, MARTS_STEP, "failed", error=reason)
                 outbox.finish_request(db, request_id, "failed", outbox.step_errors(db, request_id))

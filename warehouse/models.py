@@ -346,6 +346,14 @@ def writer_lock(settings: Settings) -> AbstractContextManager[object]:
 
 
 @contextmanager
+def committed_warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the DuckDB file's committed rows (to publish them), under its writer lock: another
+    process's writer would make even a read-only open fail."""
+    with writer_lock(settings), duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
+        yield warehouse
+
+
+@contextmanager
 def warehouse_transaction(settings: Settings) -> Iterator[Warehouse]:
     """One transaction on the configured warehouse: PostgreSQL by URL, else the DuckDB file (under its writer
     lock)."""

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from tally.settings import Settings
 from warehouse.models import (
     Warehouse,
+    committed_warehouse,
     ensure_models,
     execute,
     lock_models,
@@ -28,7 +29,6 @@ from warehouse.models import (
     query,
     warehouse_transaction,
     write_rows,
-    writer_lock,
 )
 from warehouse.serving import (
     CURRENT,
@@ -96,16 +96,15 @@ def rebuild_rates(warehouse: Warehouse) -> int:
 
 def refresh_rates(settings: Settings) -> RatesReport:
     """Rebuild ``marts.fx_rates`` from the loaded rates, then (DuckDB) publish it for the API."""
-    with writer_lock(settings):
-        with warehouse_transaction(settings) as warehouse:
-            rows = rebuild_rates(warehouse)
-            ((currencies, latest),) = query(
-                warehouse, f"select count(distinct currency), max(valid_from) from marts.{RATES_MART}"
-            )
-            if isinstance(warehouse, sa.Connection):
-                return RatesReport(rows, int(currencies), latest, None)
-        with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
-            version = publish_rates(warehouse, settings.rates_serving_dir)
+    with warehouse_transaction(settings) as warehouse:
+        rows = rebuild_rates(warehouse)
+        ((currencies, latest),) = query(
+            warehouse, f"select count(distinct currency), max(valid_from) from marts.{RATES_MART}"
+        )
+        if isinstance(warehouse, sa.Connection):
+            return RatesReport(rows, int(currencies), latest, None)
+    with committed_warehouse(settings) as warehouse:
+        version = publish_rates(warehouse, settings.rates_serving_dir)
     return RatesReport(rows, int(currencies), latest, version)
 
 

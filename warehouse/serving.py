@@ -36,12 +36,12 @@ from warehouse.conversions import converted_sql
 from warehouse.models import (
     LOG_TABLES,
     MART_MODELS,
+    committed_warehouse,
     duckdb_parameters,
     model_sql,
     run_models,
     used_parameters,
     warehouse_transaction,
-    writer_lock,
 )
 
 CURRENT = "CURRENT"
@@ -528,15 +528,13 @@ def refresh_marts(settings: Settings, company_ids: Collection[str] | None = None
 
     ``None`` rebuilds every company (a model changed); a collection rewrites and publishes those companies'
     rows only, so a client's refresh costs that client's rows. Publishing happens after the commit, from a
-    read-only DuckDB connection, so the files hold committed rows; both under the file's writer lock, since
-    another process's writer would make even the read-only open fail.
+    read-only DuckDB connection, so the files hold committed rows.
     """
     companies = None if company_ids is None else tuple(sorted(set(company_ids)))
-    with writer_lock(settings):
-        with warehouse_transaction(settings) as warehouse:
-            run = run_models(warehouse, companies)
-            if isinstance(warehouse, sa.Connection):
-                return RefreshReport(built=run.built, published=None, companies=companies, rows=run.rows)
-        with duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
-            published = publish(warehouse, settings.serving_dir, companies)
+    with warehouse_transaction(settings) as warehouse:
+        run = run_models(warehouse, companies)
+        if isinstance(warehouse, sa.Connection):
+            return RefreshReport(built=run.built, published=None, companies=companies, rows=run.rows)
+    with committed_warehouse(settings) as warehouse:
+        published = publish(warehouse, settings.serving_dir, companies)
     return RefreshReport(built=run.built, published=published, companies=companies, rows=run.rows)

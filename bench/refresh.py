@@ -29,7 +29,7 @@ import tempfile
 import time
 from collections import Counter
 from contextlib import ExitStack
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -62,6 +62,16 @@ TARGET_GROWTH = 1.5
 
 def company_id(index: int) -> str:
     return f"client{index:03d}"
+
+
+def client_credentials(platform: str, index: int) -> Any:
+    """The client's emulated account credentials of one platform, as its connector reads them."""
+    return get_platform(platform).credentials_model.model_validate(emulator_credentials(platform, index + 1))
+
+
+def local_today(platform: str, account_id: str) -> date:
+    """Today in the emulated account's time zone."""
+    return datetime.now(ZoneInfo(synthetic.account(platform, account_id).timezone)).date()
 
 
 def connect_clients(stack: DaemonStack, clients: int) -> None:
@@ -112,12 +122,8 @@ def restate_overnight(emulator_url: str, clients: int) -> None:
     with httpx.Client(base_url=emulator_url) as emulator:
         for index in range(clients):
             for platform in platforms_of_kind("ads"):
-                credentials = get_platform(platform).credentials_model.model_validate(
-                    emulator_credentials(platform, index + 1)
-                )
-                account_id = credentials.account_id()
-                day = datetime.now(ZoneInfo(synthetic.account(platform, account_id).timezone)).date()
-                day -= timedelta(days=3)
+                account_id = client_credentials(platform, index).account_id()
+                day = local_today(platform, account_id) - timedelta(days=3)
                 live = next(c for c in synthetic.campaigns(platform, account_id) if c.runs_on(day))
                 restated = {"campaign_id": live.id, "date": day.isoformat(), "spend": "123.45"}
                 emulator.put(f"/_emulator/restatements/{platform}/{account_id}", json=restated).raise_for_status()
@@ -204,9 +210,8 @@ def load_directly(settings: Settings, clients: int) -> tuple[float, float]:
         company = company_id(index)
         for platform in PLATFORMS:
             spec = get_platform(platform)
-            credentials = spec.credentials_model.model_validate(emulator_credentials(platform, index + 1))
-            timezone = synthetic.account(platform, credentials.account_id()).timezone
-            end = datetime.now(ZoneInfo(timezone)).date() - timedelta(days=1)
+            credentials = client_credentials(platform, index)
+            end = local_today(platform, credentials.account_id()) - timedelta(days=1)
             start = end - timedelta(days=lookback_days(settings, platform) - 1)
             source = spec.source(credentials, start_date=start, end_date=end, company_id=company, settings=settings)
             platform_pipeline(platform, company, settings).run(source)

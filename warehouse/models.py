@@ -346,10 +346,28 @@ def writer_lock(settings: Settings) -> AbstractContextManager[object]:
 
 
 @contextmanager
+def held_open(settings: Settings) -> Iterator[None]:
+    """Keep the DuckDB file open, under its writer lock, while a writer runs many short transactions on it.
+
+    DuckDB shares one database instance between a process's connections to a file for as long as one of them is
+    open, so every open inside the block (a warehouse transaction, dlt's loader, a publish) costs about 1 ms
+    instead of reading the catalogue again and checkpointing on close: about 39 ms each on a file of 300
+    tables, and eight of them per platform write (140 of its 387 ms). Nothing to hold on PostgreSQL.
+    """
+    if settings.warehouse_url:
+        yield
+        return
+    with writer_lock(settings), duckdb.connect(str(settings.duckdb_path)):
+        yield
+
+
+@contextmanager
 def committed_warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the DuckDB file's committed rows (to publish them), under its writer lock: another
-    process's writer would make even a read-only open fail."""
-    with writer_lock(settings), duckdb.connect(str(settings.duckdb_path), read_only=True) as warehouse:
+    """A connection outside any transaction, which reads the DuckDB file's committed rows (to publish them), under
+    its writer lock: another process's writer would make the open fail. It opens the file for writing like every
+    other connection of the process, because DuckDB refuses a read-only open of a file the process holds open
+    (``held_open``) and otherwise shares that open."""
+    with writer_lock(settings), duckdb.connect(str(settings.duckdb_path)) as warehouse:
         yield warehouse
 
 

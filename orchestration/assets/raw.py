@@ -38,7 +38,7 @@ from pipelines.loading import platform_pipeline
 from pipelines.registry import PLATFORMS, get_platform
 from tally.errors import PlatformAuthError, PlatformError
 from warehouse import connections as store
-from warehouse.models import writer_lock
+from warehouse.models import held_open
 from warehouse.revisions import LoadRevisions, revision_capture
 
 WAREHOUSE_POOL = "warehouse_writer"
@@ -116,6 +116,7 @@ def platform_raw_assets(platform: str, shard: int = 0, shards: int = CLIENT_SHAR
                 platform, next(iter(RAW_TABLES[platform])), client_shard(span.company_id, shards), shards
             )
             raise dg.Failure(f"{span.company_id}'s days belong to {own.to_user_string()} and its platform's shard")
+        remove_abandoned_working_dirs(context, tally)
         fetched = fetch_platform(context, tally, platform, span)
         written = write_platform(context, tally, fetched)
         for table, metadata in written.metadata_by_table().items():
@@ -190,12 +191,11 @@ def fetch_platform(
     """
     with tally.app_engine().begin() as db:
         connection = store.connected_connection(db, span.company_id, platform)
-    working_dir = tally.settings.data_dir / "dlt" / "runs" / context.run_id
+    working_dir = run_working_dir(tally, context.run_id)
     if connection is None:
         context.log.info(f"{span.company_id} has no active {platform} connection: nothing to load")
         skipped = f"no active {platform} connection"
         return FetchedDays(platform, span, None, None, str(working_dir), {}, 0.0, skipped=skipped)
-    _remove_abandoned_working_dirs(context, working_dir.parent)
     started = time.monotonic()
     spec = get_platform(platform)
     credentials = spec.credentials_model.model_validate(tally.vault().decrypt(connection["credentials_encrypted"]))
@@ -256,7 +256,7 @@ def write_platform(context: dg.OpExecutionContext, tally: TallyResource, fetched
         # The client's rows of these days are captured before the load replaces them and compared after it
         # (sql/revisions/), in this step, so the revision log sees exactly what this load changed.
         with (
-            writer_lock(tally.settings),
+            held_open(tally.settings),
             revision_capture(tally.settings, span.company_id, fetched.platform, span.start, span.end) as capture,
         ):
             info = pipeline.load()
@@ -302,9 +302,16 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
 
 
-def _remove_abandoned_working_dirs(context: dg.AssetExecutionContext, runs_dir: Path) -> None:
+def run_working_dir(tally: TallyResource, run_id: str) -> Path:
+    """The dlt working folder of a run's fetches and writes (one pipeline folder per platform inside)."""
+    return tally.settings.data_dir / "dlt" / "runs" / run_id
+
+
+def remove_abandoned_working_dirs(context: dg.OpExecutionContext, tally: TallyResource) -> None:
     """Remove the dlt working folders of runs that ended without removing their own: a killed run worker never
-    reaches its ``finally``. Only runs this instance knows to be finished; a folder of an unknown run is left."""
+    reaches its ``finally``. Only runs this instance knows to be finished; a folder of an unknown run is left.
+    Called once per run, before its fetches."""
+    runs_dir = run_working_dir(tally, context.run_id).parent
     if not runs_dir.is_dir():
         return
     for folder in runs_dir.iterdir():

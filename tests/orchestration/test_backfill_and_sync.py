@@ -46,7 +46,7 @@ def warehouse_query(tally: TallyResource, sql: str) -> list[tuple]:
 
 
 def windows_of(run_request: dg.RunRequest) -> dict[str, tuple[str, str]]:
-    config = run_request.run_config["ops"]["plan_refresh"]["config"]
+    config = run_request.run_config["ops"]["fetch_days"]["config"]
     return {window["platform"]: (window["start"], window["end"]) for window in config["windows"]}
 
 

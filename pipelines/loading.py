@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from pathlib import Path
 
 import dlt
@@ -24,6 +25,12 @@ DAILY_SLICE_KEY = ("company_id", "date")
 # Every raw table merges by deleting the rows of the merge key's values the load brings, then inserting.
 REPLACE_DAYS: TWriteDispositionConfig = {"disposition": "merge", "strategy": "delete-insert"}
 SAFE_NAME = re.compile(r"[^a-z0-9_]+")
+# Arrow tables skip dlt's row normaliser, which otherwise stamps each row with its load id; runs need the stamp to
+# tell rows this load wrote from rows of days the platform no longer returns.
+STAMP_LOAD_IDS = "normalize.parquet_normalizer.add_dlt_load_id"
+# dlt's config is one document per process; a refresh builds its platforms' pipelines from several threads at
+# once, and two first writes of the same key race inside it (tomlkit: KeyAlreadyPresent).
+_CONFIG_WRITE = threading.Lock()
 
 
 def keyed_arrow(frame: pl.DataFrame, keys: tuple[str, ...]) -> pa.Table:
@@ -83,9 +90,9 @@ def platform_pipeline(
     platform: str, company_id: str, settings: Settings, working_dir: Path | None = None
 ) -> dlt.Pipeline:
     """The dlt pipeline that loads one company's data from one platform into the warehouse."""
-    # Arrow tables skip dlt's row normaliser, which otherwise stamps each row with its load id; runs need the
-    # stamp to tell rows this load wrote from rows of days the platform no longer returns.
-    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+    with _CONFIG_WRITE:
+        if dlt.config.get(STAMP_LOAD_IDS) is not True:
+            dlt.config[STAMP_LOAD_IDS] = True
     pipelines_dir = working_dir or settings.data_dir / "dlt"
     pipelines_dir.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(

@@ -96,7 +96,7 @@ def test_a_backfills_progress_moves_while_its_run_fetches(
     instance: dg.DagsterInstance, tally: TallyResource, connect: Connect, emulator: httpx.Client
 ) -> None:
     meta = connect("acme", "meta_ads")
-    emulator.put(f"/_emulator/faults/meta_ads/{meta['account_id']}", json={"delay_seconds": 0.3, "page_size": 20})
+    emulator.put(f"/_emulator/faults/meta_ads/{meta['account_id']}", json={"delay_seconds": 0.1, "page_size": 20})
     backfill(tally, "acme", ["meta_ads"], days=90)
     [run_request] = tick(instance, tally).run_requests
     outcome: list[bool] = []

@@ -8,7 +8,8 @@ campaign-day of each client (``/_emulator/restatements``); then the clock starts
 runs as in production (a process per run, the instance's queued-run limits); the clock stops when every request
 reads ``succeeded``, which means its client's marts are published. Directly is what those runs do, without
 Dagster: for one client after another, each platform's dlt source over the same lookback window into a DuckDB
-file of its own, then ``refresh_marts(settings, [client])``, also timed on its second pass. The marts part is
+file of its own, then ``refresh_marts(settings, [client])``, also timed on its second pass. Both sides talk to
+the same emulator, in a process of its own. The marts part is
 measured again on synthetic marts by ``bench/marts.py`` at ``--marts-clients`` and a tenth of them. Prints every
 figure, then last
 
@@ -28,14 +29,16 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 # bench/ and tests/ are not installed packages: run as a script, this file needs the repo root on the path.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 import dagster as dg  # noqa: E402
@@ -45,10 +48,10 @@ import sqlalchemy as sa  # noqa: E402
 from bench.marts import marts_per_client_growth  # noqa: E402
 from pipelines.emulator import synthetic  # noqa: E402
 from pipelines.emulator.accounts import emulator_credentials  # noqa: E402
-from pipelines.emulator.app import create_emulator  # noqa: E402
 from pipelines.loading import platform_pipeline  # noqa: E402
 from pipelines.registry import PLATFORMS, get_platform, lookback_days, platforms_of_kind  # noqa: E402
-from tally.background_server import serve_in_thread  # noqa: E402
+from tally.background_server import wait_until_ready  # noqa: E402
+from tally.child_processes import ChildProcesses, free_port  # noqa: E402
 from tally.settings import Settings  # noqa: E402
 from tests.databases import dagster_postgres_storage, temporary_postgres_database  # noqa: E402
 from tests.e2e.daemon_stack import DaemonStack, daemon_stack  # noqa: E402
@@ -72,6 +75,23 @@ def client_credentials(platform: str, index: int) -> Any:
 def local_today(platform: str, account_id: str) -> date:
     """Today in the emulated account's time zone."""
     return datetime.now(ZoneInfo(synthetic.account(platform, account_id).timezone)).date()
+
+
+@contextmanager
+def emulator_process(log_dir: Path) -> Iterator[str]:
+    """The emulator in a process of its own, as the platforms are to Tally; yields its URL once it answers.
+
+    Served from a thread of this process, it shared one interpreter lock with the direct loads, so the direct side
+    paid for the platforms' CPU in series while through Tally (run workers are other processes) it did not.
+    """
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "pipelines.emulator.app:create_emulator", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    with ChildProcesses(log_dir) as children:
+        children.start("emulator", command, os.environ | {"PYTHONPATH": str(REPO)}, REPO)
+        url = f"http://127.0.0.1:{port}"
+        wait_until_ready(f"{url}/_emulator/openapi.json", time.monotonic() + 60)
+        yield url
 
 
 def connect_clients(stack: DaemonStack, clients: int) -> None:
@@ -238,7 +258,7 @@ def main() -> int:
         storage: dict[str, Any] = {}
         if args.dagster_storage == "postgres":
             storage = dagster_postgres_storage(resources.enter_context(temporary_postgres_database("tally_bench")))
-        with serve_in_thread(create_emulator()) as emulator_url:
+        with emulator_process(root / "logs") as emulator_url:
             (root / "tally").mkdir()
             companies = [company_id(i) for i in range(args.clients)]
             with daemon_stack(root / "tally", emulator_url, companies, storage) as stack:

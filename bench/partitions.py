@@ -220,7 +220,7 @@ def measure(clients: int, days: int, work: Path) -> dict[str, float]:
     from orchestration.assets.raw import RAW_TABLES, FetchedDays, WrittenDays, client_raw_asset_key
     from orchestration.client_refresh import _report_raw_partitions
     from orchestration.definitions import defs
-    from orchestration.partitions import CLIENTS, ClientDays, partition_key
+    from orchestration.partitions import ClientDays, add_clients, partition_key
     from orchestration.resources import TallyResource
     from orchestration.sensors import run_requests_sensor
     from warehouse import run_requests as outbox
@@ -289,7 +289,7 @@ def measure(clients: int, days: int, work: Path) -> dict[str, float]:
         new_clients = [f"new{n}" for n in range(10_000) if asset_key_of(f"new{n}") == asset_key_of(company_id(0))]
         after_new = []
         for new_client in new_clients[:WARM_READS]:
-            instance.add_dynamic_partitions(CLIENTS, [new_client])
+            add_clients(instance, [new_client])
             after_new.append(timed(lambda: web.query(PARTITION_HEALTH_QUERY, variables))[0])
         figures["partition status, after a new client"] = statistics.median(after_new)
         catalog = [timed(lambda: web.query(CATALOG_QUERY)) for _ in range(3)]

@@ -19,6 +19,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from orchestration.assets.raw import WrittenDays, raw_asset_key
+from orchestration.partitions import CLIENT_SHARDS, client_shard
 from orchestration.resources import TallyResource
 from pipelines.reconciliation import ACCOUNT_TOTALS
 from pipelines.registry import get_platform
@@ -38,9 +39,9 @@ RECONCILED_TABLE = {
 }
 
 
-def reconciliation_check_key(platform: str) -> dg.AssetCheckKey:
-    """The reconciliation check of a platform's raw asset."""
-    return dg.AssetCheckKey(raw_asset_key(platform, RECONCILED_TABLE[platform]), RECONCILIATION_CHECK)
+def reconciliation_check_key(platform: str, shard: int = 0, shards: int = CLIENT_SHARDS) -> dg.AssetCheckKey:
+    """The reconciliation check of a platform's raw asset (of one shard of the clients)."""
+    return dg.AssetCheckKey(raw_asset_key(platform, RECONCILED_TABLE[platform], shard, shards), RECONCILIATION_CHECK)
 
 
 def reconciliation_metadata(outcome: Reconciliation, written: WrittenDays) -> dict[str, Any]:
@@ -77,7 +78,7 @@ def reconciliation_evaluation(tally: TallyResource, written: WrittenDays) -> dg.
     fetched = written.fetched
     if fetched.skipped or fetched.connection_id is None:
         return None
-    key = reconciliation_check_key(fetched.platform)
+    key = reconciliation_check_key(fetched.platform, client_shard(fetched.span.company_id))
     try:
         platform = account_totals(tally, written)
     except PlatformError as exc:
@@ -110,9 +111,10 @@ def reconciliation_evaluation(tally: TallyResource, written: WrittenDays) -> dg.
     )
 
 
-def platform_reconciliation_check(platform: str) -> dg.AssetChecksDefinition:
-    """The declared reconciliation check of one platform's raw asset (evaluated by each load of the platform)."""
-    key = reconciliation_check_key(platform)
+def platform_reconciliation_check(platform: str, shard: int, shards: int = CLIENT_SHARDS) -> dg.AssetChecksDefinition:
+    """The declared reconciliation check of one platform's raw asset of a shard (evaluated by each load of the
+    platform for a client of the shard)."""
+    key = reconciliation_check_key(platform, shard, shards)
 
     @dg.asset_check(
         asset=key.asset_key,
@@ -129,6 +131,7 @@ def platform_reconciliation_check(platform: str) -> dg.AssetChecksDefinition:
                     connections.c.reconciled.is_not(None),
                 )
             ).all()
+        rows = [row for row in rows if client_shard(row.company_id, shards) == shard]
         failing = sorted(row.company_id for row in rows if not row.reconciled)
         return dg.AssetCheckResult(
             passed=not failing,
@@ -144,4 +147,6 @@ def platform_reconciliation_check(platform: str) -> dg.AssetChecksDefinition:
     return check
 
 
-reconciliation_checks = [platform_reconciliation_check(platform) for platform in RECONCILED_TABLE]
+reconciliation_checks = [
+    platform_reconciliation_check(platform, shard) for platform in RECONCILED_TABLE for shard in range(CLIENT_SHARDS)
+]

@@ -21,7 +21,7 @@ from typing import Any
 
 import dagster as dg
 
-from orchestration.assets.marts import mart_asset_key, marts_failure_reason, publish_client_marts
+from orchestration.assets.marts import client_mart_asset_key, marts_failure_reason, publish_client_marts
 from orchestration.assets.raw import (
     FetchedDays,
     WrittenDays,
@@ -32,7 +32,7 @@ from orchestration.assets.raw import (
     write_platform,
 )
 from orchestration.checks import reconciliation_evaluation
-from orchestration.partitions import ClientDays, partition_key
+from orchestration.partitions import ClientDays, ensure_client_partition, partition_key
 from orchestration.resources import TallyResource
 from tally.run_tags import TAG_REQUEST
 from warehouse import run_requests as outbox
@@ -90,6 +90,9 @@ def fetch_days(context: dg.OpExecutionContext, tally: TallyResource, config: Ref
     if request_id:
         with tally.app_engine().begin() as db:
             outbox.mark_running(db, request_id, context.run_id)
+    # The sensor adds a new client to its shard's partitions; a client onboarded under another shard count is added
+    # here, before its days and marts are recorded on its shard's assets.
+    ensure_client_partition(context.instance, config.company_id)
     remove_abandoned_working_dirs(context, tally)
     spans = {
         window.platform: ClientDays(config.company_id, date.fromisoformat(window.start), date.fromisoformat(window.end))
@@ -162,7 +165,9 @@ def _write_and_publish(context: dg.OpExecutionContext, tally: TallyResource, cli
         return ClientWrites(written, marts_error=reason)
     for name in MART_MODELS:
         context.log_event(
-            dg.AssetMaterialization(asset_key=mart_asset_key(name), partition=client.company_id, metadata=metadata)
+            dg.AssetMaterialization(
+                asset_key=client_mart_asset_key(name, client.company_id), partition=client.company_id, metadata=metadata
+            )
         )
     return ClientWrites(written)
 

@@ -1,9 +1,9 @@
 """The run_requests sensor: hands the API's outbox rows to Dagster, one run per request, and follows them to the end.
 
-Each tick it (1) keeps the ``clients`` dynamic partitions in step with the companies that have connections,
-(2) asks Dagster for one ``client_refresh_job`` run per pending request, over each platform's window (a 30/60/90-day
-backfill, or the sync lookback) ending yesterday in the account's time zone, and (3) follows running requests'
-runs until the run has recorded the request's outcome.
+Each tick it (1) keeps the ``clients`` dynamic partitions, and each client's shard's, in step with the companies
+that have connections, (2) asks Dagster for one ``client_refresh_job`` run per pending request, over each
+platform's window (a 30/60/90-day backfill, or the sync lookback) ending yesterday in the account's time zone,
+and (3) follows running requests' runs until the run has recorded the request's outcome.
 
 The hand-over is idempotent. A request stays ``pending`` until a run tagged with its id exists in the instance; until
 then every tick asks again with the same ``run_key``, so a tick that died after planning, or a submission Dagster
@@ -22,7 +22,7 @@ import dagster as dg
 
 from orchestration.assets.marts import mart_asset_key
 from orchestration.client_refresh import JOB_NAME, client_refresh_job, refresh_run_config
-from orchestration.partitions import CLIENTS, clients_partitions_def
+from orchestration.partitions import CLIENT_SHARDS, add_clients, client_shard, shard_clients_def, shard_name
 from orchestration.resources import TallyResource
 from pipelines.registry import lookback_days
 from tally.run_tags import MARTS_STEP, TAG_API_REQUEST, TAG_COMPANY, TAG_REQUEST
@@ -36,13 +36,26 @@ from warehouse.run_requests import PlannedStep
 LAUNCH_TIMEOUT = timedelta(minutes=10)
 FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 
-client_marts_job = dg.define_asset_job(
-    name="client_marts_job",
-    selection=[mart_asset_key(name) for name in MART_MODELS],
-    partitions_def=clients_partitions_def,
-    executor_def=dg.in_process_executor,
-    description="Publish one client's marts: launched when a platform of a request failed but others loaded.",
-)
+
+def shard_marts_job(shard: int, shards: int = CLIENT_SHARDS) -> dg.UnresolvedAssetJobDefinition:
+    """The job that publishes one client's marts, per shard of the clients (a job's assets share one partitions
+    definition, and each shard's marts have their own clients)."""
+    name = shard_name(shard, shards)
+    return dg.define_asset_job(
+        name="client_marts_job" if name is None else f"client_marts_job_{name}",
+        selection=[mart_asset_key(table, shard, shards) for table in MART_MODELS],
+        partitions_def=shard_clients_def(shard, shards),
+        executor_def=dg.in_process_executor,
+        description="Publish one client's marts: launched when a platform of a request failed but others loaded.",
+    )
+
+
+client_marts_jobs = [shard_marts_job(shard) for shard in range(CLIENT_SHARDS)]
+
+
+def client_marts_job(company_id: str) -> dg.UnresolvedAssetJobDefinition:
+    """The marts job of a client's shard."""
+    return client_marts_jobs[client_shard(company_id)]
 
 
 def request_window(
@@ -91,7 +104,7 @@ def marts_run_request(request: dict[str, Any]) -> dg.RunRequest:
     """A marts-only run for a request whose refresh run failed on some platform after others loaded."""
     return dg.RunRequest(
         run_key=f"marts-{request['id']}",
-        job_name=client_marts_job.name,
+        job_name=client_marts_job(request["company_id"]).name,
         partition_key=request["company_id"],
         tags=run_tags(request),
     )
@@ -126,7 +139,7 @@ def hand_over(
 def follow(context: dg.SensorEvaluationContext, tally: TallyResource, request: dict[str, Any]) -> list[dg.RunRequest]:
     """Settle a running request whose runs ended without recording its outcome (the runs record it themselves)."""
     runs = request_runs(context.instance, request["id"])
-    refresh, marts = runs.get(JOB_NAME), runs.get(client_marts_job.name)
+    refresh, marts = runs.get(JOB_NAME), runs.get(client_marts_job(request["company_id"]).name)
     if refresh is not None and refresh.status not in FINISHED:
         return []
     if marts is not None:
@@ -179,7 +192,7 @@ def _run_failure(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None
 @dg.sensor(
     name="run_requests_sensor",
     minimum_interval_seconds=2,
-    jobs=[client_refresh_job, client_marts_job],
+    jobs=[client_refresh_job, *client_marts_jobs],
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Hands sync and backfill requests written by the API to Dagster, one run each, and follows them.",
 )
@@ -189,10 +202,7 @@ def run_requests_sensor(context: dg.SensorEvaluationContext, tally: TallyResourc
     with tally.app_engine().begin() as db:
         companies = store.companies_with_connections(db)
         pending, running = outbox.pending_requests(db), outbox.running_requests(db)
-    known = set(context.instance.get_dynamic_partitions(CLIENTS))
-    new_clients = [company for company in companies if company not in known]
-    if new_clients:
-        context.instance.add_dynamic_partitions(CLIENTS, new_clients)
+    add_clients(context.instance, companies)
     run_requests: list[dg.RunRequest] = []
     for request in pending:
         run_requests.extend(hand_over(context, tally, request, now))

@@ -3,6 +3,12 @@
 Each run reads the client's last full week from the served marts (the same rollups as GET /results), has the
 language model write a short insight from those figures, or the template when no model is configured or the
 model fails, and stores it with its figures and model in the app database, where GET /results finds it.
+
+The insight is partitioned by ``clients`` (every client). With clients split across shards the marts are one
+asset per shard, partitioned by the shard's own clients, and Dagster maps partitions between two different
+dynamic partitions definitions by no built-in mapping but "all of them" (an identity mapping would call every
+other shard's client a missing upstream partition and refuse the insight's backfills). So a sharded insight
+depends on its shard's marts as a whole, and the partition-level lineage is the one-shard layout's only.
 """
 
 from datetime import date
@@ -14,18 +20,19 @@ from pydantic import Field
 from assistant.figures import CompanyFigures
 from assistant.insight import insight_record, last_full_week_end, template_insight, weekly_figures, weekly_insight
 from assistant.model import LanguageModel
-from orchestration.assets.marts import mart_asset_key
+from orchestration.assets.marts import all_mart_asset_keys
 from orchestration.assets.raw import OWNERS
-from orchestration.partitions import clients_partitions_def
+from orchestration.partitions import CLIENT_SHARDS, clients_partitions_def
 from orchestration.resources import LanguageModelResource, TallyResource
 from tally.errors import ModelError
 from warehouse import insights as insight_store
 from warehouse.insights import NewInsight
-from warehouse.models import MART_MODELS
 from warehouse.results import today
 from warehouse.serving import open_marts
 
 INSIGHT_KEY = dg.AssetKey(["app", "insights"])
+# One shard: the marts share the insight's ``clients`` partitions, client by client. Several: see the docstring.
+MARTS_MAPPING = None if CLIENT_SHARDS == 1 else dg.AllPartitionMapping()
 
 
 class InsightConfig(dg.Config):
@@ -42,7 +49,7 @@ class InsightConfig(dg.Config):
     key=INSIGHT_KEY,
     description="A short weekly insight per client (what moved, why, what to watch) with the figures it used.",
     partitions_def=clients_partitions_def,
-    deps=[mart_asset_key(name) for name in MART_MODELS],
+    deps=[dg.AssetDep(key, partition_mapping=MARTS_MAPPING) for key in all_mart_asset_keys()],
     group_name="insights",
     kinds={"openai", "python"},
     owners=OWNERS,

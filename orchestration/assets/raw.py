@@ -27,9 +27,9 @@ from orchestration.connection_health import check_health
 from orchestration.partitions import (
     CLIENT_SHARDS,
     ClientDays,
-    client_day_partitions_def,
     client_days,
     client_shard,
+    shard_client_day_def,
     shard_name,
 )
 from orchestration.resources import TallyResource
@@ -86,7 +86,9 @@ def warehouse_kind() -> str:
 def platform_raw_assets(platform: str, shard: int = 0, shards: int = CLIENT_SHARDS) -> dg.AssetsDefinition:
     """The multi-asset that loads one platform's raw tables for one shard of the clients (for a data engineer's
     own materializations and backfills; requests from the API run ``client_refresh_job``, which loads through the
-    same two functions)."""
+    same two functions). A shard's assets are partitioned by its own clients x day, so the asset page offers the
+    shard's clients only."""
+    partitions_def = shard_client_day_def(shard, shards)
     specs = [
         dg.AssetSpec(
             raw_asset_key(platform, table, shard, shards),
@@ -94,7 +96,7 @@ def platform_raw_assets(platform: str, shard: int = 0, shards: int = CLIENT_SHAR
             group_name=platform,
             kinds={"dlt", warehouse_kind()},
             owners=OWNERS,
-            partitions_def=client_day_partitions_def,
+            partitions_def=partitions_def,
         )
         for table, description in RAW_TABLES[platform].items()
     ]
@@ -103,19 +105,12 @@ def platform_raw_assets(platform: str, shard: int = 0, shards: int = CLIENT_SHAR
     @dg.multi_asset(
         name=f"{platform}_raw" if name is None else f"{platform}_raw_{name}",
         specs=specs,
-        partitions_def=client_day_partitions_def,
+        partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=warehouse_pool(),
     )
     def load(context: dg.AssetExecutionContext, tally: TallyResource) -> Iterator[dg.MaterializeResult]:
         span = client_days(context)
-        if client_shard(span.company_id, shards) != shard:
-            # Every client is a partition of every shard (they share the clients dimension); its days are recorded
-            # on its own shard only, or the asset pages would show them in two places.
-            own = raw_asset_key(
-                platform, next(iter(RAW_TABLES[platform])), client_shard(span.company_id, shards), shards
-            )
-            raise dg.Failure(f"{span.company_id}'s days belong to {own.to_user_string()} and its platform's shard")
         remove_abandoned_working_dirs(context, tally)
         fetched = fetch_platform(context, tally, platform, span)
         written = write_platform(context, tally, fetched)
@@ -376,14 +371,16 @@ def all_raw_assets(shards: int = CLIENT_SHARDS) -> list[dg.AssetsDefinition]:
     return [platform_raw_assets(platform, shard, shards) for platform in RAW_TABLES for shard in range(shards)]
 
 
+def shard_raw_asset_keys(shard: int, shards: int = CLIENT_SHARDS) -> list[dg.AssetKey]:
+    """Every raw table's asset key of one shard."""
+    return [
+        raw_asset_key(platform, table, shard, shards) for platform, tables in RAW_TABLES.items() for table in tables
+    ]
+
+
 def all_raw_asset_keys(shards: int = CLIENT_SHARDS) -> list[dg.AssetKey]:
     """Every raw table's asset key, of every shard."""
-    return [
-        raw_asset_key(platform, table, shard, shards)
-        for platform, tables in RAW_TABLES.items()
-        for table in tables
-        for shard in range(shards)
-    ]
+    return [key for shard in range(shards) for key in shard_raw_asset_keys(shard, shards)]
 
 
 raw_assets = all_raw_assets()

@@ -1,5 +1,5 @@
-"""Raw assets split across shards of clients: each client's days live on its own shard's asset, and the run path,
-the sensor and the marts follow it.
+"""Raw assets and marts split across shards of clients: each client is a partition of its own shard's assets
+only, its days and marts are recorded there, and the run path, the sensor and the asset page follow it.
 
 The layout is read once, when the definitions are imported (``TALLY_CLIENT_SHARDS``), so the tests that need a
 sharded layout run this module again in a fresh process with ``TALLY_CLIENT_SHARDS=4``; in this process they run
@@ -23,10 +23,18 @@ from dagster._core.workspace.context import WorkspaceProcessContext, WorkspaceRe
 from dagster._core.workspace.load_target import WorkspaceFileTarget
 from dagster_graphql.test.utils import execute_dagster_graphql
 
-from orchestration.assets.marts import mart_asset_key
-from orchestration.assets.raw import RAW_TABLES, all_raw_asset_keys, client_raw_asset_key, raw_asset_key, raw_assets
+from orchestration.assets.insights import INSIGHT_KEY
+from orchestration.assets.marts import client_mart_asset_key, mart_asset_key
+from orchestration.assets.raw import (
+    RAW_TABLES,
+    all_raw_asset_keys,
+    client_raw_asset_key,
+    raw_asset_key,
+    raw_assets,
+    shard_raw_asset_keys,
+)
 from orchestration.definitions import defs
-from orchestration.partitions import CLIENT_SHARDS, client_shard, shard_name
+from orchestration.partitions import CLIENT_SHARDS, add_clients, client_shard, shard_name
 from orchestration.resources import TallyResource
 from tests.orchestration.conftest import Connect, run_pending
 from warehouse import run_requests as requests_store
@@ -37,6 +45,14 @@ mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $backfillParams) {
     __typename
     ... on PythonError { message }
+  }
+}
+"""
+# What the asset page's partitions tab lists for an asset, per dimension.
+PARTITION_KEYS = """
+query PartitionKeys($assetKey: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $assetKey) {
+    ... on AssetNode { partitionKeysByDimension { name partitionKeys } }
   }
 }
 """
@@ -86,19 +102,27 @@ def test_clients_spread_over_every_shard() -> None:
     assert min(counts) >= 15 and max(counts) <= 50, counts
 
 
-def test_sharded_layout_has_one_asset_per_table_and_shard_and_the_marts_depend_on_all() -> None:
+def test_sharded_layout_has_one_asset_per_table_and_shard_and_each_shards_marts_depend_on_its_raw_tables() -> None:
     keys = {key.to_user_string() for key in all_raw_asset_keys(4)}
     assert len(keys) == 4 * sum(len(tables) for tables in RAW_TABLES.values())
     assert {"raw/meta_ads/campaign_daily/clients_0", "raw/meta_ads/campaign_daily/clients_3"} <= keys
     assert {key.to_user_string() for key in all_raw_asset_keys(1)} >= {"raw/meta_ads/campaign_daily"}
     assert shard_name(0, 1) is None and shard_name(7, 16) == "clients_07"
+    assert mart_asset_key("metric_daily", 3, 4).to_user_string() == "marts/metric_daily/clients_3"
+    assert mart_asset_key("metric_daily", 0, 1).to_user_string() == "marts/metric_daily"
 
     graph = defs.resolve_asset_graph()
     raw_keys = set(all_raw_asset_keys())
     # The ECB's reference rates (raw/fx/...) are no client's: they are not partitioned, and no client's marts wait.
     assert {key for key in graph.get_all_asset_keys() if key.path[:1] == ["raw"] and key.path[1] != "fx"} == raw_keys
-    for name in ("campaign_daily", "metric_daily"):
-        assert set(graph.get(mart_asset_key(name)).parent_keys) == raw_keys
+    mart_keys = {key for key in graph.get_all_asset_keys() if key.path[:1] == ["marts"] and key.path[1] != "fx_rates"}
+    assert len(mart_keys) == 2 * CLIENT_SHARDS
+    for shard in range(CLIENT_SHARDS):
+        shard_raw = set(shard_raw_asset_keys(shard))
+        assert len(shard_raw) == sum(len(tables) for tables in RAW_TABLES.values())
+        for name in ("campaign_daily", "metric_daily"):
+            assert set(graph.get(mart_asset_key(name, shard)).parent_keys) == shard_raw
+    assert mart_keys <= set(graph.get(INSIGHT_KEY).parent_keys)
 
 
 def test_a_backfill_materializes_the_clients_days_on_its_own_shard_only(
@@ -118,22 +142,59 @@ def test_a_backfill_materializes_the_clients_days_on_its_own_shard_only(
         others = [key for key in all_raw_asset_keys() if key != own and key.path[:3] == own.path[:3]]
         assert len(others) == CLIENT_SHARDS - 1
         assert all(not instance.get_materialized_partitions(key) for key in others)
-    assert instance.get_materialized_partitions(mart_asset_key("campaign_daily")) == {"acme"}
+    marts = {client_mart_asset_key(name, "acme") for name in ("campaign_daily", "metric_daily")}
+    for name in ("campaign_daily", "metric_daily"):
+        for shard in range(CLIENT_SHARDS):
+            expected_marts = {"acme"} if mart_asset_key(name, shard) in marts else set()
+            assert instance.get_materialized_partitions(mart_asset_key(name, shard)) == expected_marts
 
 
-def test_a_partition_backfill_of_a_shard_launches_through_the_webserver_schema(instance: dg.DagsterInstance) -> None:
-    """What the asset page's Materialize sends: it resolves the marts' mapping from the shard's client dimension,
-    which must be the marts' own ``clients`` partitions (a shard of its own dynamic partitions fails here)."""
-    instance.add_dynamic_partitions("clients", ["acme"])
-    keys = [client_raw_asset_key("meta_ads", table, "acme") for table in RAW_TABLES["meta_ads"]]
-    day = date.today() - timedelta(days=3)
-    params = {"assetSelection": [{"path": key.path} for key in keys], "partitionNames": [f"acme|{day}"]}
+def launch_backfill(instance: dg.DagsterInstance, keys: list[dg.AssetKey], partitions: list[str]) -> None:
+    """Launch a partition backfill as the asset page's Materialize does, and check Dagster took it."""
+    params = {"assetSelection": [{"path": key.path} for key in keys], "partitionNames": partitions}
     with graphql_context(instance) as context:
         answer = execute_dagster_graphql(context, LAUNCH_BACKFILL, {"backfillParams": params})
     assert answer.errors is None
     assert answer.data["launchPartitionBackfill"]["__typename"] == "LaunchBackfillSuccess", answer.data
-    [backfill] = instance.get_backfills()
-    assert backfill.asset_selection == keys
+    assert instance.get_backfills()[0].asset_selection == keys
+
+
+def test_partition_backfills_of_a_shards_raw_tables_marts_and_the_insight_launch_through_the_webserver_schema(
+    instance: dg.DagsterInstance,
+) -> None:
+    """What the asset page's Materialize sends: Dagster validates the selection against the asset's partitions
+    and resolves each parent's partition mapping (the raw shard's client dimension to its marts, the marts to the
+    insight), and refuses the backfill where a mapping does not resolve."""
+    add_clients(instance, ["acme", "globex"])
+    day = date.today() - timedelta(days=3)
+    launch_backfill(
+        instance, [client_raw_asset_key("meta_ads", table, "acme") for table in RAW_TABLES["meta_ads"]], [f"acme|{day}"]
+    )
+    launch_backfill(
+        instance, [client_mart_asset_key(name, "acme") for name in ("campaign_daily", "metric_daily")], ["acme"]
+    )
+    launch_backfill(instance, [INSIGHT_KEY], ["acme", "globex"])
+    assert len(instance.get_backfills()) == 3
+
+
+def test_the_asset_page_lists_a_shards_own_clients_only(instance: dg.DagsterInstance) -> None:
+    """A shard's raw tables and marts are partitioned by the shard's clients, so the asset page (and what a
+    partition backfill is validated against) holds those clients, not every client of the agency."""
+    companies = [f"client{index:03d}" for index in range(40)]
+    add_clients(instance, companies)
+    own = [company for company in companies if client_shard(company) == client_shard("client000")]
+    with graphql_context(instance) as context:
+        for key in (
+            client_raw_asset_key("meta_ads", "campaign_daily", "client000"),
+            client_mart_asset_key("metric_daily", "client000"),
+        ):
+            answer = execute_dagster_graphql(context, PARTITION_KEYS, {"assetKey": {"path": key.path}})
+            dimensions = {
+                d["name"]: d["partitionKeys"] for d in answer.data["assetNodeOrError"]["partitionKeysByDimension"]
+            }
+            client_dimension = dimensions.get("client", dimensions.get("default"))
+            assert sorted(client_dimension) == sorted(own), key.to_user_string()
+    assert set(instance.get_dynamic_partitions("clients")) == set(companies)
 
 
 def test_materializing_a_client_on_another_shards_asset_fails_and_records_nothing(
@@ -142,17 +203,12 @@ def test_materializing_a_client_on_another_shards_asset_fails_and_records_nothin
     if CLIENT_SHARDS == 1:
         pytest.skip("one shard: every client's days are on the one asset")
     connect("acme", "meta_ads")
-    instance.add_dynamic_partitions("clients", ["acme"])
+    add_clients(instance, ["acme"])
     other = (client_shard("acme") + 1) % CLIENT_SHARDS
     [asset] = [a for a in raw_assets if raw_asset_key("meta_ads", "campaign_daily", other) in a.keys]
     day = date.today() - timedelta(days=3)
-    result = dg.materialize(
-        [asset], partition_key=f"acme|{day}", instance=instance, resources={"tally": tally}, raise_on_error=False
-    )
-    assert not result.success
-    [failure] = [event for event in result.all_events if event.is_step_failure]
-    own = client_raw_asset_key("meta_ads", "campaign_daily", "acme").to_user_string()
-    assert own in failure.step_failure_data.user_failure_data.description
+    with pytest.raises(dg.DagsterUnknownPartitionError, match="acme"):
+        dg.materialize([asset], partition_key=f"acme|{day}", instance=instance, resources={"tally": tally})
     assert all(not instance.get_materialized_partitions(key) for key in all_raw_asset_keys())
 
 

@@ -110,8 +110,9 @@ class Settings(BaseSettings):
     client_shards: int = Field(
         default=1,
         ge=1,
-        description="Raw assets each platform table's clients are split across (by a hash of the company id), "
-        "so that one asset's partition status stays cheap; see the README's partitions figures.",
+        description="Shards the clients are split across (by a hash of the company id), each with its own raw and "
+        "mart assets and its own client partitions, so that an asset's partition status and a partition backfill's "
+        "launch stay cheap: about clients / 8; see the README's partitions figures.",
     )
     # Only the overrides: each platform's own default lives in its connector (pipelines/<platform>/settings.py),
     # and pipelines.registry.lookback_days merges these onto them.

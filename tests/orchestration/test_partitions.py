@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
-from dagster._core.workspace.context import WorkspaceProcessContext, WorkspaceRequestContext
-from dagster._core.workspace.load_target import WorkspaceFileTarget
-from dagster_graphql.test.utils import execute_dagster_graphql
+from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
 from orchestration.assets.insights import INSIGHT_KEY
 from orchestration.assets.marts import client_mart_asset_key, mart_asset_key
@@ -59,10 +58,10 @@ query PartitionKeys($assetKey: AssetKeyInput!) {
 
 
 @contextmanager
-def graphql_context(instance: dg.DagsterInstance) -> Iterator[WorkspaceRequestContext]:
+def graphql_context(instance: dg.DagsterInstance) -> Iterator[Any]:
     """The webserver's GraphQL context over the repository's workspace (a code server of the definitions)."""
-    with WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(REPO / "workspace.yaml")])) as process:
-        yield process.create_request_context()
+    with define_out_of_process_context(str(REPO / "workspace.yaml"), None, instance) as context:
+        yield context
 
 
 COMPANIES = [f"client{index:03d}" for index in range(500)]

@@ -8,7 +8,7 @@ The insight is partitioned by ``clients`` (every client). With clients split acr
 asset per shard, partitioned by the shard's own clients, and Dagster maps partitions between two different
 dynamic partitions definitions by no built-in mapping but "all of them" (an identity mapping would call every
 other shard's client a missing upstream partition and refuse the insight's backfills). So a sharded insight
-depends on its shard's marts as a whole, and the partition-level lineage is the one-shard layout's only.
+depends on every shard's marts as a whole, and the client-by-client lineage is the one-shard layout's only.
 """
 
 from datetime import date

@@ -148,6 +148,26 @@ def test_a_backfill_materializes_the_clients_days_on_its_own_shard_only(
             assert instance.get_materialized_partitions(mart_asset_key(name, shard)) == expected_marts
 
 
+def test_a_client_missing_from_its_shards_partitions_is_added_by_its_next_refresh(
+    instance: dg.DagsterInstance, tally: TallyResource, connect: Connect
+) -> None:
+    """A client onboarded under another shard count is in ``clients`` but not in its new shard's partitions (the
+    sensor adds only clients it has not seen): its next refresh adds it there and records its days on that shard."""
+    meta = connect("acme", "meta_ads")
+    instance.add_dynamic_partitions("clients", ["acme"])
+    with tally.app_engine().begin() as db:
+        requests_store.create_request(db, "acme", "backfill", ["meta_ads"], "test", days=30)
+
+    assert run_pending(instance, tally) == [True]
+
+    own_partitions = shard_name(client_shard("acme")) or "clients"
+    assert "acme" in instance.get_dynamic_partitions(own_partitions)
+    end = yesterday_in(meta["timezone"])
+    expected = {f"acme|{end - timedelta(days=n)}" for n in range(30)}
+    assert instance.get_materialized_partitions(client_raw_asset_key("meta_ads", "campaign_daily", "acme")) == expected
+    assert instance.get_materialized_partitions(client_mart_asset_key("metric_daily", "acme")) == {"acme"}
+
+
 def launch_backfill(instance: dg.DagsterInstance, keys: list[dg.AssetKey], partitions: list[str]) -> None:
     """Launch a partition backfill as the asset page's Materialize does, and check Dagster took it."""
     params = {"assetSelection": [{"path": key.path} for key in keys], "partitionNames": partitions}

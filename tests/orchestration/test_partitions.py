@@ -168,51 +168,41 @@ def test_a_client_missing_from_its_shards_partitions_is_added_by_its_next_refres
     assert instance.get_materialized_partitions(client_mart_asset_key("metric_daily", "acme")) == {"acme"}
 
 
-def launch_backfill(instance: dg.DagsterInstance, keys: list[dg.AssetKey], partitions: list[str]) -> None:
+def launch_backfill(context: Any, instance: dg.DagsterInstance, keys: list[dg.AssetKey], partitions: list[str]) -> None:
     """Launch a partition backfill as the asset page's Materialize does, and check Dagster took it."""
     params = {"assetSelection": [{"path": key.path} for key in keys], "partitionNames": partitions}
-    with graphql_context(instance) as context:
-        answer = execute_dagster_graphql(context, LAUNCH_BACKFILL, {"backfillParams": params})
+    answer = execute_dagster_graphql(context, LAUNCH_BACKFILL, {"backfillParams": params})
     assert answer.errors is None
     assert answer.data["launchPartitionBackfill"]["__typename"] == "LaunchBackfillSuccess", answer.data
     assert instance.get_backfills()[0].asset_selection == keys
 
 
-def test_partition_backfills_of_a_shards_raw_tables_marts_and_the_insight_launch_through_the_webserver_schema(
+def test_the_asset_page_lists_a_shards_own_clients_and_launches_backfills_of_its_raw_tables_marts_and_insight(
     instance: dg.DagsterInstance,
 ) -> None:
-    """What the asset page's Materialize sends: Dagster validates the selection against the asset's partitions
-    and resolves each parent's partition mapping (the raw shard's client dimension to its marts, the marts to the
-    insight), and refuses the backfill where a mapping does not resolve."""
-    add_clients(instance, ["acme", "globex"])
-    day = date.today() - timedelta(days=3)
-    launch_backfill(
-        instance, [client_raw_asset_key("meta_ads", table, "acme") for table in RAW_TABLES["meta_ads"]], [f"acme|{day}"]
-    )
-    launch_backfill(
-        instance, [client_mart_asset_key(name, "acme") for name in ("campaign_daily", "metric_daily")], ["acme"]
-    )
-    launch_backfill(instance, [INSIGHT_KEY], ["acme", "globex"])
-    assert len(instance.get_backfills()) == 3
-
-
-def test_the_asset_page_lists_a_shards_own_clients_only(instance: dg.DagsterInstance) -> None:
     """A shard's raw tables and marts are partitioned by the shard's clients, so the asset page (and what a
-    partition backfill is validated against) holds those clients, not every client of the agency."""
+    partition backfill is validated against) holds those clients, not every client of the agency. What the asset
+    page's Materialize sends is validated against the asset's partitions, and each parent's partition mapping is
+    resolved (the raw shard's client dimension to its marts, the marts to the insight): Dagster refuses the
+    backfill where a mapping does not resolve."""
     companies = [f"client{index:03d}" for index in range(40)]
     add_clients(instance, companies)
     own = [company for company in companies if client_shard(company) == client_shard("client000")]
+    raw = [client_raw_asset_key("meta_ads", table, "client000") for table in RAW_TABLES["meta_ads"]]
+    marts = [client_mart_asset_key(name, "client000") for name in ("campaign_daily", "metric_daily")]
+    day = date.today() - timedelta(days=3)
     with graphql_context(instance) as context:
-        for key in (
-            client_raw_asset_key("meta_ads", "campaign_daily", "client000"),
-            client_mart_asset_key("metric_daily", "client000"),
-        ):
+        for key in (raw[0], marts[0]):
             answer = execute_dagster_graphql(context, PARTITION_KEYS, {"assetKey": {"path": key.path}})
             dimensions = {
                 d["name"]: d["partitionKeys"] for d in answer.data["assetNodeOrError"]["partitionKeysByDimension"]
             }
             client_dimension = dimensions.get("client", dimensions.get("default"))
             assert sorted(client_dimension) == sorted(own), key.to_user_string()
+        launch_backfill(context, instance, raw, [f"client000|{day}"])
+        launch_backfill(context, instance, marts, ["client000"])
+        launch_backfill(context, instance, [INSIGHT_KEY], ["client000", "client001"])
+    assert len(instance.get_backfills()) == 3
     assert set(instance.get_dynamic_partitions("clients")) == set(companies)
 
 

@@ -96,7 +96,8 @@ def test_a_backfills_progress_moves_while_its_run_fetches(
     instance: dg.DagsterInstance, tally: TallyResource, connect: Connect, emulator: httpx.Client
 ) -> None:
     meta = connect("acme", "meta_ads")
-    emulator.put(f"/_emulator/faults/meta_ads/{meta['account_id']}", json={"delay_seconds": 0.1, "page_size": 20})
+    # Each 30-day chunk takes a second or more of slowed pages, so the 50 ms polls see it land.
+    emulator.put(f"/_emulator/faults/meta_ads/{meta['account_id']}", json={"delay_seconds": 0.1, "page_size": 100})
     backfill(tally, "acme", ["meta_ads"], days=90)
     [run_request] = tick(instance, tally).run_requests
     outcome: list[bool] = []

@@ -78,7 +78,8 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 
 
 def with_fake_model(settings: Settings, fake_openai: FakeOpenAI, marts: dict) -> Settings:
-    """Settings with the fixture's marts and the fake model: short timeout, no retries, 3 tool rounds."""
+    """Settings with the fixture's marts and the fake model: a short timeout (long enough for a loaded machine to
+    answer a round of tools: 0.5 s timed out under the whole suite's load), no retries, 3 tool rounds."""
     fake_openai.reset()
     return settings.model_copy(
         update={
@@ -86,7 +87,7 @@ def with_fake_model(settings: Settings, fake_openai: FakeOpenAI, marts: dict) ->
             "openai_api_key": SecretStr(OPENAI_KEY),
             "openai_base_url": fake_openai.url,
             "llm_model": MODEL,
-            "llm_timeout_seconds": 0.5,
+            "llm_timeout_seconds": 3,
             "llm_max_retries": 0,
             "llm_max_tool_rounds": 3,
         }
@@ -255,7 +256,7 @@ def test_ask_without_a_model_is_503_naming_the_settings(
     ("script", "status", "message"),
     [
         (lambda fake: fake.fail(500), 502, "The language model's server answered with HTTP 500"),
-        (lambda fake: fake.answer("too late", delay_seconds=1.5), 504, "did not answer within 0.5 s"),
+        (lambda fake: fake.answer("too late", delay_seconds=4), 504, "did not answer within 3 s"),
         (lambda fake: fake.answer("   "), 502, "The language model returned an empty answer"),
     ],
     ids=["server-error", "timeout", "empty-answer"],

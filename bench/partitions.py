@@ -8,7 +8,8 @@ adds clients over time has). Then:
 
 - ``sensor tick``: the real ``run_requests_sensor`` (``dg.build_sensor_context``) on a real app database holding
   every client's five connections and one pending 90-day backfill; the first tick adds the clients' partitions,
-  later ticks are the steady state (median).
+  later ticks are the steady state (median), and a tick after a new client connects adds that client's (median of
+  five).
 - ``launch run``: the webserver's ``launchRun`` mutation for ``client_refresh_job`` with the tick's run config and
   tags (queued: no daemon runs here, so nothing executes), median of a few.
 - ``launch backfill``: the webserver's ``launchPartitionBackfill`` of the platform asset over one client's 90 days,
@@ -202,15 +203,20 @@ def record_history(instance: Any, asset_key_of: Callable[[str], Any], clients: i
 
 
 def connect_clients(tally: Any, clients: int) -> None:
-    """Store five active connections per client, as the API would (credentials encrypted by the vault)."""
+    """Store five active connections per client."""
+    for index in range(clients):
+        connect_client(tally, company_id(index), seed=index + 1)
+
+
+def connect_client(tally: Any, company: str, seed: int) -> None:
+    """Store one client's five active connections, as the API would (credentials encrypted by the vault)."""
     from pipelines.registry import PLATFORMS
     from tests.orchestration.conftest import store_emulated_connection
 
     vault = tally.vault()
     with tally.app_engine().begin() as db:
-        for index in range(clients):
-            for platform in PLATFORMS:
-                store_emulated_connection(db, vault, company_id(index), platform, seed=index + 1)
+        for platform in PLATFORMS:
+            store_emulated_connection(db, vault, company, platform, seed=seed)
 
 
 def measure(clients: int, days: int, work: Path) -> dict[str, float]:
@@ -249,6 +255,11 @@ def measure(clients: int, days: int, work: Path) -> dict[str, float]:
         ticks = [timed(tick) for _ in range(5)]
         figures["sensor tick"] = statistics.median(seconds for seconds, _ in ticks)
         run_request = ticks[-1][1].run_requests[0]
+        onboarding = []
+        for n in range(5):
+            connect_client(tally, f"onboarded{n}", seed=clients + n + 1)
+            onboarding.append(timed(tick)[0])
+        figures["sensor tick that adds one new client"] = statistics.median(onboarding)
 
         def asset_key_of(company: str) -> dg.AssetKey:
             return client_raw_asset_key(MEASURED_PLATFORM, MEASURED_TABLE, company)

@@ -39,7 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -202,21 +202,17 @@ def record_history(instance: Any, asset_key_of: Callable[[str], Any], clients: i
     return written
 
 
-def connect_clients(tally: Any, clients: int) -> None:
-    """Store five active connections per client."""
-    for index in range(clients):
-        connect_client(tally, company_id(index), seed=index + 1)
-
-
-def connect_client(tally: Any, company: str, seed: int) -> None:
-    """Store one client's five active connections, as the API would (credentials encrypted by the vault)."""
+def connect_clients(tally: Any, companies: Sequence[str], first_seed: int = 1) -> None:
+    """Store five active connections per client in one transaction, as the API would (credentials encrypted by the
+    vault); each client's emulated accounts come from its own seed, counted from ``first_seed``."""
     from pipelines.registry import PLATFORMS
     from tests.orchestration.conftest import store_emulated_connection
 
     vault = tally.vault()
     with tally.app_engine().begin() as db:
-        for platform in PLATFORMS:
-            store_emulated_connection(db, vault, company, platform, seed=seed)
+        for seed, company in enumerate(companies, start=first_seed):
+            for platform in PLATFORMS:
+                store_emulated_connection(db, vault, company, platform, seed=seed)
 
 
 def measure(clients: int, days: int, work: Path) -> dict[str, float]:
@@ -239,7 +235,7 @@ def measure(clients: int, days: int, work: Path) -> dict[str, float]:
     url = f"sqlite:///{work / f'app-{clients}.db'}"
     upgrade(url)
     tally = TallyResource(data_dir=str(work / f"tally-{clients}"), app_database_url=url)
-    connect_clients(tally, clients)
+    connect_clients(tally, [company_id(index) for index in range(clients)])
     with tally.app_engine().begin() as db:
         outbox.create_request(db, company_id(0), "backfill", ["meta_ads", "google_ads", "tiktok_ads"], "bench", 90)
     first_day = tally.settings.history_start
@@ -257,7 +253,7 @@ def measure(clients: int, days: int, work: Path) -> dict[str, float]:
         run_request = ticks[-1][1].run_requests[0]
         onboarding = []
         for n in range(5):
-            connect_client(tally, f"onboarded{n}", seed=clients + n + 1)
+            connect_clients(tally, [f"onboarded{n}"], first_seed=clients + n + 1)
             onboarding.append(timed(tick)[0])
         figures["sensor tick that adds one new client"] = statistics.median(onboarding)
 
